@@ -1,0 +1,106 @@
+/**
+ * Configuration: every setting has an environment variable `SLIPWAY_*` and a key in an
+ * optional config file (JSON or YAML, `--config`); flags override both, the file
+ * overrides the environment's defaults only where the environment is silent.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { InputError } from './errors.js';
+
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const int = z.coerce.number().int().positive();
+
+export const configSchema = z.object({
+  listen: z.string().default('127.0.0.1:8080'),
+  redisUrl: z.string().default('redis://127.0.0.1:6379'),
+  /** The internal registry: `ImageStreamTag` outputs push here. */
+  registry: z.string().default('127.0.0.1:5000'),
+  adminToken: z.string().optional(),
+  registryNotifyToken: z.string().optional(),
+  githubSecret: z.string().optional(),
+  routerListen: z.string().default('127.0.0.1:8081'),
+  /** A CA bundle handed to every build (OpenShift's mountTrustedCA). */
+  trustedCA: z.string().optional(),
+  httpProxy: z.string().optional(),
+  httpsProxy: z.string().optional(),
+  noProxy: z.string().optional(),
+  kubeconfig: z.string().optional(),
+  workerConcurrency: int.default(2),
+  allowFileSources: bool.default(false),
+  dataDir: z.string().default(join(homedir(), '.local', 'share', 'slipway')),
+  /** The image `slipway up` and the builder images start from. */
+  baseImage: z.string().default('slipway/debian:bookworm'),
+  /** Attempts at a push before the build fails with PushImageToRegistryFailed. */
+  pushAttempts: int.default(3),
+  pushRetryDelayMs: z.coerce.number().int().nonnegative().default(2000),
+  /** BullMQ lease on a running build; a dead worker's build is reclaimed after about this long. */
+  workerLockMs: int.default(30000),
+  stalledIntervalMs: int.default(30000),
+  /** Where builds clone sources; each build has its own directory, removed afterwards. */
+  workDir: z.string().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Base URL links in commit statuses point to. */
+  publicUrl: z.string().optional(),
+});
+export type SlipwayConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** `redisUrl` → `SLIPWAY_REDIS_URL`. */
+export function envName(key: string): string {
+  return `SLIPWAY_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[envName(key)];
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  // The DESIGN names these two without the camel-case split.
+  if (env.SLIPWAY_TRUSTED_CA) out.trustedCA = env.SLIPWAY_TRUSTED_CA;
+  return out;
+}
+
+export interface LoadConfigOptions {
+  file?: string | undefined;
+  flags?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Builds the effective configuration; a bad value is an InputError naming the setting. */
+export function loadConfig(options: LoadConfigOptions = {}): SlipwayConfig {
+  let fileValues: Record<string, unknown> = {};
+  if (options.file) {
+    let text: string;
+    try {
+      text = readFileSync(options.file, 'utf8');
+    } catch (err) {
+      throw new InputError(`cannot read config file ${options.file}: ${(err as Error).message}`, { code: 400 });
+    }
+    const parsed: unknown = parseYaml(text);
+    if (parsed !== null && typeof parsed === 'object') fileValues = parsed as Record<string, unknown>;
+    const unknownKeys = Object.keys(fileValues).filter((k) => !(k in configSchema.shape));
+    if (unknownKeys.length > 0) {
+      throw new InputError(`config file ${options.file}: unknown setting(s) ${unknownKeys.join(', ')}`, { code: 400 });
+    }
+  }
+  const flags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined));
+  const merged = { ...fileValues, ...fromEnvironment(options.env), ...flags };
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const detail = result.error.issues.map((i) => `${envName(String(i.path[0]))}: ${i.message}`).join('; ');
+    throw new InputError(`invalid configuration: ${detail}`, { code: 400 });
+  }
+  return result.data;
+}
+
+export function parseHostPort(listen: string): { host: string; port: number } {
+  const idx = listen.lastIndexOf(':');
+  const host = idx > 0 ? listen.slice(0, idx) : '127.0.0.1';
+  const port = Number(idx >= 0 ? listen.slice(idx + 1) : listen);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`"${listen}" is not HOST:PORT`, { code: 400 });
+  return { host: host.replace(/^\[|\]$/g, ''), port };
+}

@@ -1,0 +1,88 @@
+/**
+ * The named errors of Slipway. One error middleware (src/api/errors.ts) maps them to
+ * Kubernetes `Status` responses; the build runner maps BuildFailure to a Build's
+ * phase and OpenShift reason.
+ */
+
+export interface FieldCause {
+  /** Dotted path of the offending field, e.g. `spec.source.git.uri`. */
+  field: string;
+  message: string;
+}
+
+export class SlipwayError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = this.constructor.name;
+  }
+}
+
+/** The request was malformed (400) or a resource failed validation (422). */
+export class InputError extends SlipwayError {
+  readonly causes: FieldCause[];
+  readonly code: 400 | 422;
+  constructor(message: string, options: { causes?: FieldCause[]; code?: 400 | 422; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.causes = options.causes ?? [];
+    this.code = options.code ?? 422;
+  }
+}
+
+export class NotFoundError extends SlipwayError {}
+export class ConflictError extends SlipwayError {}
+export class AlreadyExistsError extends ConflictError {}
+export class UnauthorizedError extends SlipwayError {}
+export class ForbiddenError extends SlipwayError {}
+export class MethodNotAllowedError extends SlipwayError {}
+export class PayloadTooLargeError extends SlipwayError {}
+
+/** A failure that retrying cannot fix (BullMQ's UnrecoverableError, in Slipway's words). */
+export class UnrecoverableError extends SlipwayError {}
+
+/** OpenShift's build status reasons (openshift/api build/v1 types.go). */
+export const BuildReasons = {
+  CannotCreateBuildPodSpec: 'CannotCreateBuildPodSpec',
+  InvalidOutputReference: 'InvalidOutputReference',
+  InvalidImageReference: 'InvalidImageReference',
+  BuildPodDeleted: 'BuildPodDeleted',
+  ExceededRetryTimeout: 'ExceededRetryTimeout',
+  MissingPushSecret: 'MissingPushSecret',
+  PostCommitHookFailed: 'PostCommitHookFailed',
+  PushImageToRegistryFailed: 'PushImageToRegistryFailed',
+  PullBuilderImageFailed: 'PullBuilderImageFailed',
+  FetchSourceFailed: 'FetchSourceFailed',
+  InvalidContextDirectory: 'InvalidContextDirectory',
+  CancelledBuild: 'CancelledBuild',
+  DockerBuildFailed: 'DockerBuildFailed',
+  ManageDockerfileFailed: 'ManageDockerfileFailed',
+  AssembleFailed: 'AssembleFailed',
+  GenericBuildFailed: 'GenericBuildFailed',
+  CannotRetrieveSecret: 'CannotRetrieveSecret',
+  BuildPodExists: 'BuildPodExists',
+} as const;
+export type BuildReason = (typeof BuildReasons)[keyof typeof BuildReasons];
+
+/** A build ended badly; `reason` is OpenShift's, `phase` says whose fault it was. */
+export class BuildFailure extends SlipwayError {
+  readonly reason: BuildReason;
+  readonly phase: 'Failed' | 'Error';
+  /** Whether a retry could succeed (a registry that is down); source errors are not. */
+  readonly retryable: boolean;
+  constructor(
+    reason: BuildReason,
+    message: string,
+    options: { phase?: 'Failed' | 'Error'; retryable?: boolean; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = reason;
+    this.phase = options.phase ?? 'Failed';
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** Thrown inside a build when its AbortSignal fired because a user cancelled it. */
+export class BuildCancelled extends SlipwayError {}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,126 @@
+/**
+ * Validation on write: every stored object passes through `validateResource`, which
+ * either returns the object (normalised) or throws a 422 InputError naming each bad field.
+ */
+import { z } from 'zod';
+import { buildConfigSpec, buildSpec, buildStatus } from './build-types.js';
+import { InputError, type FieldCause } from './errors.js';
+import { imageStreamSpec } from './image-types.js';
+import { DNS1123_SUBDOMAIN, type KindInfo, type Resource } from './resource.js';
+import { secretBody } from './secret-types.js';
+
+const metadata = z.looseObject({
+  name: z
+    .string({ error: 'is required' })
+    .min(1, 'is required')
+    .max(253, 'must be no more than 253 characters')
+    .regex(
+      DNS1123_SUBDOMAIN,
+      "must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+    ),
+  namespace: z.string().regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 name').optional(),
+  labels: z.record(z.string(), z.string()).nullable().optional(),
+  annotations: z.record(z.string(), z.string()).nullable().optional(),
+});
+
+const anyObject = z.looseObject({});
+
+/** Schemas for the top-level fields each kind checks; kinds not listed check metadata only. */
+const SCHEMAS: Record<string, z.ZodType> = {
+  BuildConfig: z.looseObject({ metadata, spec: buildConfigSpec, status: anyObject.optional() }),
+  Build: z.looseObject({ metadata, spec: buildSpec, status: buildStatus.optional() }),
+  ImageStream: z.looseObject({ metadata, spec: imageStreamSpec.optional(), status: anyObject.optional() }),
+  Secret: z.intersection(z.looseObject({ metadata }), secretBody),
+};
+
+function toCauses(error: z.ZodError): FieldCause[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '').replace(/\.\[/g, '['),
+    message: issue.code === 'invalid_type' && issue.input === undefined ? 'Required value' : issue.message,
+  }));
+}
+
+/** Allowed git transports. `ext::` and friends run commands on the worker: never. */
+const GIT_URI = /^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/;
+
+function semanticCauses(kind: string, obj: Resource, allowFileSources: boolean): FieldCause[] {
+  const causes: FieldCause[] = [];
+  if (kind !== 'BuildConfig' && kind !== 'Build') return causes;
+  const spec = obj.spec as z.infer<typeof buildSpec>;
+  const uri = spec.source.git?.uri;
+  if (uri !== undefined) {
+    if (!GIT_URI.test(uri)) {
+      causes.push({
+        field: 'spec.source.git.uri',
+        message: `"${uri}" uses a transport Slipway does not allow; use https, ssh (or user@host:path) or git`,
+      });
+    } else if (uri.startsWith('file://') && !allowFileSources) {
+      causes.push({
+        field: 'spec.source.git.uri',
+        message: `"${uri}" is a local path; set SLIPWAY_ALLOW_FILE_SOURCES=true on the server to allow file:// sources`,
+      });
+    }
+  }
+  const sourceType = spec.source.type ?? (spec.source.git ? 'Git' : spec.source.dockerfile !== undefined ? 'Dockerfile' : spec.source.binary ? 'Binary' : 'None');
+  if (sourceType === 'Git' && !spec.source.git) {
+    causes.push({ field: 'spec.source.git', message: 'Required value: source.type is Git' });
+  }
+  if (sourceType === 'Dockerfile' && spec.source.dockerfile === undefined) {
+    causes.push({ field: 'spec.source.dockerfile', message: 'Required value: source.type is Dockerfile' });
+  }
+  if (sourceType === 'None' && spec.strategy.type === 'Source') {
+    causes.push({ field: 'spec.source', message: 'a Source strategy build needs a git, binary or dockerfile source' });
+  }
+  const strategy = spec.strategy;
+  if (strategy.type === 'Source' && !strategy.sourceStrategy) {
+    causes.push({ field: 'spec.strategy.sourceStrategy', message: 'Required value: strategy.type is Source' });
+  }
+  if (strategy.type === 'Custom' || strategy.type === 'JenkinsPipeline') {
+    causes.push({ field: 'spec.strategy.type', message: `Unsupported value: "${strategy.type}": supported values: "Docker", "Source"` });
+  }
+  const to = spec.output?.to;
+  if (to) {
+    const toKind = to.kind ?? 'ImageStreamTag';
+    if (toKind !== 'DockerImage' && toKind !== 'ImageStreamTag') {
+      causes.push({ field: 'spec.output.to.kind', message: `Unsupported value: "${toKind}": supported values: "DockerImage", "ImageStreamTag"` });
+    } else if (toKind === 'ImageStreamTag' && !/^[a-z0-9][-a-z0-9._]*:[\w][\w.-]{0,127}$/.test(to.name)) {
+      causes.push({ field: 'spec.output.to.name', message: `"${to.name}" must be NAME:TAG for an ImageStreamTag` });
+    }
+  }
+  for (const [i, t] of ((spec as z.infer<typeof buildConfigSpec>).triggers ?? []).entries()) {
+    const key = t.type === 'GitHub' ? 'github' : t.type === 'GitLab' ? 'gitlab' : t.type === 'Bitbucket' ? 'bitbucket' : t.type === 'Generic' ? 'generic' : undefined;
+    if (key) {
+      const hook = t[key];
+      if (!hook || (hook.secret === undefined && hook.secretReference === undefined)) {
+        causes.push({ field: `spec.triggers[${i}].${key}`, message: `Required value: a ${t.type} trigger needs secret or secretReference` });
+      }
+    }
+  }
+  return causes;
+}
+
+export interface ValidateOptions {
+  allowFileSources?: boolean;
+}
+
+/** Validates an object of a known kind; throws a 422 InputError listing every bad field. */
+export function validateResource(info: KindInfo, obj: Resource, options: ValidateOptions = {}): Resource {
+  const schema = SCHEMAS[info.kind] ?? z.looseObject({ metadata });
+  const parsed = schema.safeParse(obj);
+  const causes = parsed.success ? semanticCauses(info.kind, obj, options.allowFileSources ?? false) : toCauses(parsed.error);
+  if (causes.length > 0) {
+    const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '';
+    const detail = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
+    throw new InputError(`${info.kind}.${info.group || 'core'} "${name}" is invalid: ${detail}`, { causes });
+  }
+  if (info.kind === 'Secret') return normaliseSecret(obj);
+  return obj;
+}
+
+/** Kubernetes folds `stringData` into `data` on write; Slipway does the same. */
+function normaliseSecret(obj: Resource): Resource {
+  const { stringData, ...rest } = obj as Resource & { stringData?: Record<string, string> | null; data?: Record<string, string> | null };
+  const data: Record<string, string> = { ...(rest.data ?? {}) };
+  for (const [k, v] of Object.entries(stringData ?? {})) data[k] = Buffer.from(v, 'utf8').toString('base64');
+  return { ...rest, type: (rest.type as string | undefined) ?? 'Opaque', data };
+}

@@ -1,0 +1,248 @@
+/**
+ * Resources in Redis, with Kubernetes' optimistic concurrency: every write bumps a
+ * global resourceVersion, and a write that names a stale one is a 409. One Lua script
+ * does the compare-and-set, so two servers sharing one Redis never lose an update.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { AlreadyExistsError, ConflictError, NotFoundError } from '../core/errors.js';
+import { apiVersionOf, KINDS, nowTimestamp, type KindInfo, type Resource } from '../core/resource.js';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+export interface WatchEvent {
+  type: WatchEventType;
+  object: Resource;
+}
+
+/** The store's verbs; tests and other backends implement the same. */
+export interface ResourceStore {
+  get(info: KindInfo, namespace: string, name: string): Promise<Resource | undefined>;
+  /** Lists one namespace, or all when `namespace` is undefined; `labelSelector` is `k=v,k2=v2`. */
+  list(info: KindInfo, namespace?: string, labelSelector?: string): Promise<Resource[]>;
+  create(info: KindInfo, obj: Resource): Promise<Resource>;
+  /** Replaces an object; when `obj.metadata.resourceVersion` is set it must be current. */
+  replace(info: KindInfo, obj: Resource): Promise<Resource>;
+  /** Read-modify-write with retries on conflict; `mutate` returns the new object, or undefined to skip. */
+  update(
+    info: KindInfo,
+    namespace: string,
+    name: string,
+    mutate: (current: Resource) => Resource | undefined,
+  ): Promise<Resource>;
+  delete(info: KindInfo, namespace: string, name: string): Promise<Resource>;
+  /** Subscribes to every change; returns a function that unsubscribes. */
+  watch(onEvent: (event: WatchEvent, info: KindInfo) => void): Promise<() => Promise<void>>;
+}
+
+const RV_PLACEHOLDER = '"__SLIPWAY_RESOURCE_VERSION__"';
+
+// KEYS: object hash, namespace index, rv counter, namespaces set
+// ARGV: mode (create|replace|delete), expected rv ('' = any), json with placeholder, name, namespace, events channel, event type
+const PUT_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], 'rv')
+if ARGV[1] == 'create' then
+  if current then return {'exists', ''} end
+else
+  if not current then return {'missing', ''} end
+  if ARGV[2] ~= '' and ARGV[2] ~= current then return {'conflict', current} end
+end
+if ARGV[1] == 'delete' then
+  local old = redis.call('HGET', KEYS[1], 'json')
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[4])
+  redis.call('PUBLISH', ARGV[6], cjson.encode({type = 'DELETED', key = KEYS[1]}) .. '\\n' .. old)
+  return {'ok', current, old}
+end
+local rv = tostring(redis.call('INCR', KEYS[3]))
+local json = string.gsub(ARGV[3], '${RV_PLACEHOLDER}', '"' .. rv .. '"', 1)
+redis.call('HSET', KEYS[1], 'json', json, 'rv', rv)
+redis.call('ZADD', KEYS[2], 0, ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[5])
+redis.call('PUBLISH', ARGV[6], cjson.encode({type = ARGV[7], key = KEYS[1]}) .. '\\n' .. json)
+return {'ok', rv, json}
+`;
+
+function matchesSelector(obj: Resource, selector?: string): boolean {
+  if (!selector) return true;
+  const labels = obj.metadata.labels ?? {};
+  return selector
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .every((term) => {
+      const ne = term.split('!=');
+      if (ne.length === 2) return labels[ne[0]!.trim()] !== ne[1]!.trim();
+      const [k, v] = term.split(/==?/);
+      return v === undefined ? k!.trim() in labels : labels[k!.trim()] === v.trim();
+    });
+}
+
+export class RedisResourceStore implements ResourceStore {
+  private readonly channel: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'slipway',
+  ) {
+    this.channel = `${prefix}:events`;
+  }
+
+  private typeKey(info: KindInfo): string {
+    return `${info.plural}.${info.group || 'core'}`;
+  }
+  private objKey(info: KindInfo, ns: string, name: string): string {
+    return `${this.prefix}:obj:${this.typeKey(info)}:${ns}:${name}`;
+  }
+  private idxKey(info: KindInfo, ns: string): string {
+    return `${this.prefix}:idx:${this.typeKey(info)}:${ns}`;
+  }
+  private nsKey(info: KindInfo): string {
+    return `${this.prefix}:ns:${this.typeKey(info)}`;
+  }
+
+  private async put(
+    mode: 'create' | 'replace' | 'delete',
+    info: KindInfo,
+    ns: string,
+    name: string,
+    expectedRv: string,
+    json: string,
+    eventType: WatchEventType,
+  ): Promise<[string, string, string?]> {
+    return (await this.redis.eval(
+      PUT_SCRIPT,
+      4,
+      this.objKey(info, ns, name),
+      this.idxKey(info, ns),
+      `${this.prefix}:rv`,
+      this.nsKey(info),
+      mode,
+      expectedRv,
+      json,
+      name,
+      ns,
+      this.channel,
+      eventType,
+    )) as [string, string, string?];
+  }
+
+  async get(info: KindInfo, namespace: string, name: string): Promise<Resource | undefined> {
+    const json = await this.redis.hget(this.objKey(info, namespace, name), 'json');
+    return json === null ? undefined : (JSON.parse(json) as Resource);
+  }
+
+  async list(info: KindInfo, namespace?: string, labelSelector?: string): Promise<Resource[]> {
+    const namespaces = namespace === undefined ? (await this.redis.smembers(this.nsKey(info))).sort() : [namespace];
+    const out: Resource[] = [];
+    for (const ns of namespaces) {
+      const names = await this.redis.zrange(this.idxKey(info, ns), '0', '-1');
+      if (names.length === 0) continue;
+      const pipeline = this.redis.pipeline();
+      for (const name of names) pipeline.hget(this.objKey(info, ns, name), 'json');
+      const results = (await pipeline.exec()) ?? [];
+      for (const [, json] of results) {
+        if (typeof json === 'string') {
+          const obj = JSON.parse(json) as Resource;
+          if (matchesSelector(obj, labelSelector)) out.push(obj);
+        }
+      }
+    }
+    return out;
+  }
+
+  async create(info: KindInfo, obj: Resource): Promise<Resource> {
+    const ns = obj.metadata.namespace ?? 'default';
+    const stored: Resource = {
+      ...obj,
+      apiVersion: apiVersionOf(info),
+      kind: info.kind,
+      metadata: {
+        ...obj.metadata,
+        namespace: ns,
+        uid: randomUUID(),
+        creationTimestamp: nowTimestamp(),
+        generation: 1,
+        resourceVersion: '__RV__',
+      },
+    };
+    const json = JSON.stringify(stored).replace('"__RV__"', RV_PLACEHOLDER);
+    const [result, , saved] = await this.put('create', info, ns, obj.metadata.name, '', json, 'ADDED');
+    if (result === 'exists') {
+      throw new AlreadyExistsError(`${info.kind} "${obj.metadata.name}" already exists in namespace "${ns}"`);
+    }
+    return JSON.parse(saved!) as Resource;
+  }
+
+  async replace(info: KindInfo, obj: Resource): Promise<Resource> {
+    const ns = obj.metadata.namespace ?? 'default';
+    const name = obj.metadata.name;
+    const current = await this.get(info, ns, name);
+    if (!current) throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${ns}"`);
+    const expected = obj.metadata.resourceVersion ?? current.metadata.resourceVersion ?? '';
+    const specChanged = JSON.stringify(current.spec) !== JSON.stringify(obj.spec);
+    const stored: Resource = {
+      ...obj,
+      apiVersion: apiVersionOf(info),
+      kind: info.kind,
+      metadata: {
+        ...obj.metadata,
+        namespace: ns,
+        uid: current.metadata.uid!,
+        creationTimestamp: current.metadata.creationTimestamp!,
+        generation: (current.metadata.generation ?? 1) + (specChanged ? 1 : 0),
+        resourceVersion: '__RV__',
+      },
+    };
+    const json = JSON.stringify(stored).replace('"__RV__"', RV_PLACEHOLDER);
+    const [result, rv, saved] = await this.put('replace', info, ns, name, expected, json, 'MODIFIED');
+    if (result === 'missing') throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${ns}"`);
+    if (result === 'conflict') {
+      throw new ConflictError(
+        `Operation cannot be fulfilled on ${info.plural}.${info.group || 'core'} "${name}": the object has been modified (resourceVersion ${expected}, now ${rv}); please apply your changes to the latest version and try again`,
+      );
+    }
+    return JSON.parse(saved!) as Resource;
+  }
+
+  async update(
+    info: KindInfo,
+    namespace: string,
+    name: string,
+    mutate: (current: Resource) => Resource | undefined,
+  ): Promise<Resource> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(info, namespace, name);
+      if (!current) throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${namespace}"`);
+      const next = mutate(structuredClone(current));
+      if (next === undefined) return current;
+      next.metadata.resourceVersion = current.metadata.resourceVersion!;
+      try {
+        return await this.replace(info, next);
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= 50) throw err;
+      }
+    }
+  }
+
+  async delete(info: KindInfo, namespace: string, name: string): Promise<Resource> {
+    const [result, , old] = await this.put('delete', info, namespace, name, '', '', 'DELETED');
+    if (result === 'missing') throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${namespace}"`);
+    return JSON.parse(old!) as Resource;
+  }
+
+  async watch(onEvent: (event: WatchEvent, info: KindInfo) => void): Promise<() => Promise<void>> {
+    const sub = this.redis.duplicate();
+    await sub.subscribe(this.channel);
+    sub.on('message', (_channel: string, message: string) => {
+      const nl = message.indexOf('\n');
+      const head = JSON.parse(message.slice(0, nl)) as { type: WatchEventType; key: string };
+      const object = JSON.parse(message.slice(nl + 1)) as Resource;
+      const info = KINDS.find((k) => head.key.includes(`:obj:${this.typeKey(k)}:`));
+      if (info) onEvent({ type: head.type, object }, info);
+    });
+    return async () => {
+      await sub.unsubscribe();
+      sub.disconnect();
+    };
+  }
+}
