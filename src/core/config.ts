@@ -50,7 +50,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 
 /** `redisUrl` → `SLIPWAY_REDIS_URL`. */
 export function envName(key: string): string {
-  return `SLIPWAY_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+  return `SLIPWAY_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
 }
 
 export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -59,8 +59,6 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): Record<st
     const value = env[envName(key)];
     if (value !== undefined && value !== '') out[key] = value;
   }
-  // The DESIGN names these two without the camel-case split.
-  if (env.SLIPWAY_TRUSTED_CA) out.trustedCA = env.SLIPWAY_TRUSTED_CA;
   return out;
 }
 

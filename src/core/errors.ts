@@ -59,6 +59,14 @@ export const BuildReasons = {
   GenericBuildFailed: 'GenericBuildFailed',
   CannotRetrieveSecret: 'CannotRetrieveSecret',
   BuildPodExists: 'BuildPodExists',
+  // s2i's failure reasons, which OpenShift's builder reports verbatim as the Build's
+  // reason (openshift/builder sti.go convertS2IFailureType).
+  InstallScriptsFailed: 'InstallScriptsFailed',
+  ScriptsFetchFailed: 'ScriptsFetchFailed',
+  PullRuntimeImageFailed: 'PullRuntimeImageFailed',
+  RuntimeArtifactsFetchFailed: 'RuntimeArtifactsFetchFailed',
+  InvalidArtifactsMapping: 'InvalidArtifactsMapping',
+  CommitContainerFailed: 'CommitContainerFailed',
 } as const;
 export type BuildReason = (typeof BuildReasons)[keyof typeof BuildReasons];
 
@@ -68,15 +76,18 @@ export class BuildFailure extends SlipwayError {
   readonly phase: 'Failed' | 'Error';
   /** Whether a retry could succeed (a registry that is down); source errors are not. */
   readonly retryable: boolean;
+  /** The last lines of the failing step's output, for `status.logSnippet`. */
+  readonly logSnippet: string | undefined;
   constructor(
     reason: BuildReason,
     message: string,
-    options: { phase?: 'Failed' | 'Error'; retryable?: boolean; cause?: unknown } = {},
+    options: { phase?: 'Failed' | 'Error'; retryable?: boolean; cause?: unknown; logSnippet?: string | undefined } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.reason = reason;
     this.phase = options.phase ?? 'Failed';
     this.retryable = options.retryable ?? false;
+    this.logSnippet = options.logSnippet;
   }
 }
 

@@ -87,6 +87,7 @@ export async function startRedis(): Promise<RedisHandle> {
     );
     await waitFor('redis', async () => {
       const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      r.on('error', () => undefined); // refused until redis-server listens: expected while probing
       try {
         await r.connect();
         return (await r.ping()) === 'PONG';
@@ -174,6 +175,7 @@ function git(args: string[], cwd: string): string {
   return execFileSync('git', args, {
     cwd,
     encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
       GIT_AUTHOR_NAME: 'Slipway Test',

@@ -1,0 +1,77 @@
+/** Build verbs beyond CRUD: instantiate, log (followable), cancel. */
+import { Router } from 'express';
+import type { BuildStatus } from '../core/build-types.js';
+import { isTerminal } from '../core/build-phase.js';
+import { InputError, NotFoundError } from '../core/errors.js';
+import type { Resource } from '../core/resource.js';
+import type { BuildQueue } from '../queue/build-queue.js';
+import { cancelBuild } from '../queue/cancel.js';
+import { BUILD, type BuildRequest } from '../queue/instantiate.js';
+import type { BuildLogStore } from '../store/build-logs.js';
+import type { ResourceStore } from '../store/resource-store.js';
+
+const BASE = '/apis/build.openshift.io/v1/namespaces/:ns';
+
+export interface BuildRoutesDeps {
+  store: ResourceStore;
+  queue: BuildQueue;
+  logs: BuildLogStore;
+  instantiate: (namespace: string, buildConfig: string, request: BuildRequest) => Promise<Resource>;
+}
+
+export function buildRouter(deps: BuildRoutesDeps): Router {
+  const { store, logs } = deps;
+  const router = Router();
+
+  router.post(`${BASE}/buildconfigs/:name/instantiate`, async (req, res) => {
+    const body = (req.body ?? {}) as BuildRequest & { kind?: string; metadata?: { name?: string } };
+    if (typeof body !== 'object' || Array.isArray(body)) throw new InputError('a BuildRequest must be an object', { code: 400 });
+    if (body.kind !== undefined && body.kind !== 'BuildRequest') {
+      throw new InputError(`kind "${body.kind}" is not BuildRequest`, { code: 400, causes: [{ field: 'kind', message: 'must be BuildRequest' }] });
+    }
+    if (body.metadata?.name !== undefined && body.metadata.name !== req.params.name) {
+      throw new InputError(`metadata.name "${body.metadata.name}" does not match the BuildConfig in the URL`, {
+        code: 400,
+        causes: [{ field: 'metadata.name', message: `must be ${req.params.name}` }],
+      });
+    }
+    const commit = body.revision?.git?.commit;
+    if (commit !== undefined && !/^[0-9a-f]{4,40}$/i.test(commit)) {
+      throw new InputError(`revision.git.commit "${commit}" is not a commit id`, {
+        causes: [{ field: 'revision.git.commit', message: 'must be a hexadecimal commit id' }],
+      });
+    }
+    const build = await deps.instantiate(req.params.ns!, req.params.name!, body);
+    res.status(201).json(build);
+  });
+
+  router.post(`${BASE}/builds/:name/cancel`, async (req, res) => {
+    const build = await store.get(BUILD, req.params.ns!, req.params.name!);
+    if (!build) throw new NotFoundError(`builds.build.openshift.io "${req.params.name}" not found`);
+    res.json(await cancelBuild({ store, queue: deps.queue, logs, namespace: req.params.ns!, name: req.params.name! }));
+  });
+
+  router.get(`${BASE}/builds/:name/log`, async (req, res) => {
+    const ns = req.params.ns!;
+    const name = req.params.name!;
+    const build = await store.get(BUILD, ns, name);
+    if (!build) throw new NotFoundError(`builds.build.openshift.io "${name}" not found`);
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    const follow = req.query.follow === 'true' || req.query.follow === '1';
+    if (!follow || isTerminal((build.status as BuildStatus | undefined)?.phase)) {
+      const { lines } = await logs.readLog(ns, name);
+      res.end(lines.length ? `${lines.join('\n')}\n` : '');
+      return;
+    }
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    res.flushHeaders();
+    for await (const line of logs.followLog(ns, name, abort.signal)) {
+      if (!res.write(`${line}\n`)) await new Promise((r) => res.once('drain', r));
+    }
+    res.end();
+  });
+
+  return router;
+}

@@ -1,0 +1,62 @@
+/** The one error middleware: named errors become Kubernetes `Status` objects. */
+import type { ErrorRequestHandler, Response } from 'express';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  ForbiddenError,
+  InputError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+} from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+export interface StatusBody {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Failure' | 'Success';
+  message: string;
+  reason: string;
+  code: number;
+  details?: { name?: string; kind?: string; causes?: { field: string; message: string; reason: string }[] };
+}
+
+export function statusBody(code: number, reason: string, message: string, details?: StatusBody['details']): StatusBody {
+  const body: StatusBody = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: code < 400 ? 'Success' : 'Failure', message, reason, code };
+  if (details) body.details = details;
+  return body;
+}
+
+export function sendStatus(res: Response, code: number, reason: string, message: string, details?: StatusBody['details']): void {
+  res.status(code).json(statusBody(code, reason, message, details));
+}
+
+export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, _req, res, _next) => {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const e = err as Error & { status?: number; type?: string };
+    if (err instanceof InputError) {
+      const reason = err.code === 400 ? 'BadRequest' : 'Invalid';
+      const causes = err.causes.map((c) => ({ field: c.field, message: c.message, reason: 'FieldValueInvalid' }));
+      return sendStatus(res, err.code, reason, err.message, causes.length ? { causes } : undefined);
+    }
+    if (err instanceof NotFoundError) return sendStatus(res, 404, 'NotFound', err.message);
+    if (err instanceof AlreadyExistsError) return sendStatus(res, 409, 'AlreadyExists', err.message);
+    if (err instanceof ConflictError) return sendStatus(res, 409, 'Conflict', err.message);
+    if (err instanceof UnauthorizedError) return sendStatus(res, 401, 'Unauthorized', err.message);
+    if (err instanceof ForbiddenError) return sendStatus(res, 403, 'Forbidden', err.message);
+    if (err instanceof MethodNotAllowedError) return sendStatus(res, 405, 'MethodNotAllowed', err.message);
+    if (err instanceof PayloadTooLargeError || e.type === 'entity.too.large') {
+      return sendStatus(res, 413, 'RequestEntityTooLarge', 'the request body is too large');
+    }
+    if (e.type === 'entity.parse.failed') return sendStatus(res, 400, 'BadRequest', `the request body is not valid JSON: ${e.message}`);
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendStatus(res, e.status, 'BadRequest', e.message);
+    logger.error({ err }, 'unhandled error in request');
+    return sendStatus(res, 500, 'InternalError', 'an internal error occurred; the server log has the details');
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * `slipway up`'s local stack: starts Redis (AOF on) and the image registry when they
+ * do not answer, each as a background daemon with its data under the data directory,
+ * so a second `up` finds and reuses them.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { parseHostPort } from '../core/config.js';
+
+function answers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(port, host, () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.on('error', () => resolve(false));
+  });
+}
+
+async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not start within ${timeoutMs / 1000}s`);
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+function daemon(command: string, args: string[], logFile: string): void {
+  const out = openSync(logFile, 'a');
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
+  child.on('error', () => undefined);
+  child.unref();
+}
+
+/** Starts redis-server for `redisUrl` if nothing answers there; returns what it did. */
+export async function ensureRedis(redisUrl: string, dataDir: string): Promise<string> {
+  const url = new URL(redisUrl);
+  const host = url.hostname || '127.0.0.1';
+  const port = Number(url.port || 6379);
+  if (await answers(host, port)) return `Redis answers at ${redisUrl}`;
+  if (!LOOPBACK.has(host)) throw new Error(`Redis at ${redisUrl} does not answer, and it is not on this machine to start`);
+  const dir = join(dataDir, 'redis');
+  mkdirSync(dir, { recursive: true });
+  daemon('redis-server', ['--port', String(port), '--bind', host, '--appendonly', 'yes', '--dir', dir], join(dir, 'redis.log'));
+  await waitUntil('redis-server', () => answers(host, port));
+  return `started redis-server on ${host}:${port} (data in ${dir}, AOF on)`;
+}
+
+export interface RegistryNotifications {
+  url: string;
+  token: string;
+}
+
+/** Starts docker-registry on `registry` (HOST:PORT) if nothing answers there. */
+export async function ensureRegistry(registry: string, dataDir: string, notify?: RegistryNotifications): Promise<string> {
+  const { host, port } = parseHostPort(registry);
+  if (await answers(host, port)) return `registry answers at ${registry}`;
+  if (!LOOPBACK.has(host)) throw new Error(`the registry at ${registry} does not answer, and it is not on this machine to start`);
+  const dir = join(dataDir, 'registry');
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const lines = [
+    'version: 0.1',
+    'log: { level: warn }',
+    'storage:',
+    `  filesystem: { rootdirectory: ${join(dir, 'data')} }`,
+    '  delete: { enabled: true }',
+    'http:',
+    `  addr: ${host}:${port}`,
+  ];
+  if (notify) {
+    lines.push(
+      'notifications:',
+      '  endpoints:',
+      '    - name: slipway',
+      `      url: ${notify.url}`,
+      `      headers: { Authorization: ["Bearer ${notify.token}"] }`,
+      '      timeout: 5s',
+      '      threshold: 10',
+      '      backoff: 2s',
+    );
+  }
+  writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`, { mode: 0o600 });
+  daemon('docker-registry', ['serve', join(dir, 'config.yml')], join(dir, 'registry.log'));
+  await waitUntil('docker-registry', () => answers(host, port));
+  return `started docker-registry on ${registry} (data in ${dir})`;
+}

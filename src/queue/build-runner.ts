@@ -1,0 +1,394 @@
+/**
+ * Runs one Build from New to an end phase: claim it, fetch the source, run the
+ * strategy's builder, push, record the image on its ImageStream. Every outcome ends in
+ * a phase with OpenShift's reason and a closed log; nothing is left in Running.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type Docker from 'dockerode';
+import type { BuildPhase, BuildSpec, BuildStatus, EnvVar, StageInfo } from '../core/build-types.js';
+import { durationNanos, isTerminal } from '../core/build-phase.js';
+import type { SlipwayConfig } from '../core/config.js';
+import { BuildCancelled, BuildFailure, errorMessage, type BuildReason } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { lookupKind, nowTimestamp, type Resource } from '../core/resource.js';
+import { secretValue } from '../core/secret-types.js';
+import { ensureImage } from '../builders/images.js';
+import { fetchGitSource, type SourceCredentials } from '../builders/source/git-source.js';
+import type { Builder, SourceInfo } from '../builders/types.js';
+import { registryAuthFromSecret, type RegistryAuth } from '../registry/credentials.js';
+import { latestTagReference, recordImageStreamTag, resolveImageReference, IMAGE_STREAM } from '../registry/image-streams.js';
+import { pushImage } from '../registry/push.js';
+import { resolveOutput, type OutputTarget } from '../registry/references.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import type { BuildLogStore } from '../store/build-logs.js';
+import { BuildLogWriter } from './build-log-writer.js';
+import { BUILD } from './instantiate.js';
+
+const SECRET = lookupKind('v1', 'Secret')!;
+
+export type BuildRunnerConfig = Pick<
+  SlipwayConfig,
+  'registry' | 'pushAttempts' | 'pushRetryDelayMs' | 'allowFileSources' | 'trustedCA' | 'httpProxy' | 'httpsProxy' | 'noProxy' | 'workDir'
+>;
+
+export interface BuildRunnerDeps {
+  store: ResourceStore;
+  logs: BuildLogStore;
+  docker: Docker;
+  config: BuildRunnerConfig;
+  builders: Partial<Record<'Docker' | 'Source', Builder>>;
+  logger: Logger;
+  /** Told of every phase change a worker makes (metrics, commit statuses, image triggers). */
+  onPhase?: (build: Resource) => void | Promise<void>;
+}
+
+export type RunOutcome = { kind: 'finished'; phase: BuildPhase } | { kind: 'waiting'; reason: string };
+
+export interface RunBuildOptions {
+  namespace: string;
+  name: string;
+  signal: AbortSignal;
+  /** A label for the worker, recorded on the Build. */
+  worker: string;
+}
+
+interface Ctx {
+  deps: BuildRunnerDeps;
+  namespace: string;
+  name: string;
+  log: BuildLogWriter;
+  stages: StageInfo[];
+}
+
+async function setStatus(ctx: Ctx, patch: Partial<BuildStatus>, spec?: BuildSpec): Promise<Resource> {
+  const updated = await ctx.deps.store.update(BUILD, ctx.namespace, ctx.name, (cur) => {
+    cur.status = { ...(cur.status ?? {}), ...patch, stages: ctx.stages };
+    if (spec) cur.spec = spec;
+    return cur;
+  });
+  await ctx.deps.onPhase?.(updated);
+  return updated;
+}
+
+async function stage<T>(ctx: Ctx, name: string, fn: () => Promise<T>): Promise<T> {
+  const start = Date.now();
+  const info: StageInfo = { name, startTime: new Date(start).toISOString().replace(/\.\d{3}Z$/, 'Z'), durationMilliseconds: 0, steps: [] };
+  ctx.stages.push(info);
+  try {
+    return await fn();
+  } finally {
+    info.durationMilliseconds = Date.now() - start;
+  }
+}
+
+async function readSecret(deps: BuildRunnerDeps, namespace: string, name: string): Promise<Resource & { data?: Record<string, string> }> {
+  const secret = await deps.store.get(SECRET, namespace, name);
+  if (!secret) throw new BuildFailure('CannotRetrieveSecret', `Secret "${name}" named by the build does not exist in namespace "${namespace}"`);
+  return secret as Resource & { data?: Record<string, string> };
+}
+
+async function sourceCredentials(deps: BuildRunnerDeps, namespace: string, spec: BuildSpec): Promise<SourceCredentials | undefined> {
+  if (!spec.source.sourceSecret) return undefined;
+  const secret = await readSecret(deps, namespace, spec.source.sourceSecret.name);
+  const creds: SourceCredentials = {};
+  const fields: [keyof SourceCredentials, string][] = [
+    ['username', 'username'],
+    ['password', 'password'],
+    ['sshPrivateKey', 'ssh-privatekey'],
+    ['knownHosts', 'known_hosts'],
+    ['caCert', 'ca.crt'],
+  ];
+  for (const [field, key] of fields) {
+    const v = secretValue(secret, key);
+    if (v !== undefined) creds[field] = v;
+  }
+  if (Object.keys(creds).length === 0) {
+    throw new BuildFailure('CannotRetrieveSecret', `source secret "${spec.source.sourceSecret.name}" has none of username/password, ssh-privatekey, ca.crt`);
+  }
+  return creds;
+}
+
+async function registryAuth(deps: BuildRunnerDeps, namespace: string, secretName: string | undefined, registry: string): Promise<RegistryAuth | undefined> {
+  if (!secretName) return undefined;
+  const secret = await readSecret(deps, namespace, secretName);
+  const auth = registryAuthFromSecret(secret, registry);
+  if (!auth) throw new BuildFailure('CannotRetrieveSecret', `Secret "${secretName}" holds no credentials for registry ${registry}`);
+  return auth;
+}
+
+function buildEnv(config: BuildRunnerConfig): EnvVar[] {
+  const env: EnvVar[] = [];
+  const add = (name: string, value: string | undefined): void => {
+    if (value) env.push({ name, value }, { name: name.toLowerCase(), value });
+  };
+  add('HTTP_PROXY', config.httpProxy);
+  add('HTTPS_PROXY', config.httpsProxy);
+  add('NO_PROXY', config.noProxy);
+  return env;
+}
+
+/** Runs the build; `signal` is the worker's (shutdown) and cancellation is watched here. */
+export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions): Promise<RunOutcome> {
+  const { namespace, name } = options;
+  const build = await deps.store.get(BUILD, namespace, name);
+  if (!build) return { kind: 'finished', phase: 'Cancelled' }; // deleted before it ran
+  const status = (build.status ?? {}) as BuildStatus;
+  const ctx: Ctx = { deps, namespace, name, log: new BuildLogWriter(deps.logs, namespace, name), stages: [] };
+  if (isTerminal(status.phase)) return { kind: 'finished', phase: status.phase! };
+
+  if (status.phase === 'Pending' || status.phase === 'Running') {
+    // A worker claimed this build and its lease ran out: that worker died mid-build.
+    ctx.log.line(`The worker running this build (${build.metadata.annotations?.['slipway.dev/worker'] ?? 'unknown'}) stopped before the build finished.`);
+    return finish(ctx, build, 'Error', 'BuildPodDeleted', 'The worker running this build stopped before the build finished; start a new build.');
+  }
+  if (status.cancelled) return finish(ctx, build, 'Cancelled', 'CancelledBuild', 'The build was cancelled by the user.');
+
+  // Serial and SerialLatestOnly: build N starts only when every earlier build has ended.
+  const runPolicy = build.metadata.labels?.['openshift.io/build.start-policy'] ?? 'Serial';
+  const bcName = build.metadata.labels?.['openshift.io/build-config.name'];
+  if (runPolicy !== 'Parallel' && bcName) {
+    const number = Number(build.metadata.annotations?.['openshift.io/build.number'] ?? 0);
+    const siblings = await deps.store.list(BUILD, namespace, `openshift.io/build-config.name=${bcName}`);
+    const blocker = siblings.find(
+      (b) => Number(b.metadata.annotations?.['openshift.io/build.number'] ?? 0) < number && !isTerminal((b.status as BuildStatus | undefined)?.phase),
+    );
+    if (blocker) return { kind: 'waiting', reason: `waiting for ${blocker.metadata.name} (runPolicy ${runPolicy})` };
+  }
+
+  // Claim: a compare-and-set from New, so a cancel that lands first wins.
+  let claimed = false;
+  const start = nowTimestamp();
+  const afterClaim = await deps.store.update(BUILD, namespace, name, (cur) => {
+    const s = (cur.status ?? {}) as BuildStatus;
+    if (s.phase !== 'New' || s.cancelled) return undefined;
+    claimed = true;
+    cur.status = { ...s, phase: 'Pending', startTimestamp: start };
+    cur.metadata.annotations = { ...(cur.metadata.annotations ?? {}), 'slipway.dev/worker': options.worker };
+    return cur;
+  });
+  if (!claimed) return runBuild(deps, options);
+  await deps.onPhase?.(afterClaim);
+
+  const cancel = new AbortController();
+  const onShutdown = (): void => cancel.abort();
+  options.signal.addEventListener('abort', onShutdown, { once: true });
+  const poll = setInterval(() => {
+    void deps.store.get(BUILD, namespace, name).then((b) => {
+      if (!b || (b.status as BuildStatus | undefined)?.cancelled) cancel.abort();
+    }, () => undefined);
+  }, 1000);
+  const work = mkdtempSync(join(deps.config.workDir ?? tmpdir(), `slipway-${namespace}-${name}-`));
+  const tag = `slipway-build/${namespace}-${name}:latest`;
+  try {
+    const result = await execute(ctx, afterClaim, work, tag, cancel.signal);
+    return await finish(ctx, await deps.store.get(BUILD, namespace, name) ?? afterClaim, 'Complete', undefined, undefined, result);
+  } catch (err) {
+    const current = (await deps.store.get(BUILD, namespace, name)) ?? afterClaim;
+    if (err instanceof BuildCancelled || cancel.signal.aborted) {
+      if (options.signal.aborted && !(current.status as BuildStatus).cancelled) {
+        ctx.log.line('The worker is shutting down; the build is stopped.');
+        return await finish(ctx, current, 'Error', 'BuildPodDeleted', 'The worker was shut down while the build ran; start a new build.');
+      }
+      ctx.log.line('Build cancelled.');
+      return await finish(ctx, current, 'Cancelled', 'CancelledBuild', 'The build was cancelled by the user.');
+    }
+    if (err instanceof BuildFailure) {
+      ctx.log.line(`error: ${err.message}`);
+      return await finish(ctx, current, err.phase, err.reason, err.message, undefined, (err as BuildFailure & { logSnippet?: string }).logSnippet);
+    }
+    deps.logger.error({ err, build: `${namespace}/${name}` }, 'build failed unexpectedly');
+    ctx.log.line(`error: ${errorMessage(err)}`);
+    return await finish(ctx, current, 'Error', 'GenericBuildFailed', `The build failed unexpectedly: ${errorMessage(err)}`);
+  } finally {
+    clearInterval(poll);
+    options.signal.removeEventListener('abort', onShutdown);
+    rmSync(work, { recursive: true, force: true });
+    await deps.docker.getImage(tag).remove({ noprune: true }).catch(() => undefined);
+  }
+}
+
+interface ExecResult {
+  output?: { reference: string; digest: string };
+  revision?: SourceInfo;
+}
+
+async function execute(ctx: Ctx, build: Resource, work: string, tag: string, signal: AbortSignal): Promise<ExecResult> {
+  const { deps, namespace, log } = ctx;
+  const spec = structuredClone(build.spec) as BuildSpec;
+  const sourceDir = join(work, 'source');
+  const secretsDir = join(work, 'secrets');
+  mkdirSync(sourceDir, { mode: 0o755 });
+  mkdirSync(secretsDir, { mode: 0o700 });
+  await setStatus(ctx, { phase: 'Running' });
+
+  let source: SourceInfo = {};
+  await stage(ctx, 'FetchInputs', async () => {
+    if (spec.source.git) {
+      source = await fetchGitSource({
+        uri: spec.source.git.uri,
+        ref: spec.source.git.ref,
+        commit: spec.revision?.git?.commit,
+        dir: sourceDir,
+        secretsDir,
+        credentials: await sourceCredentials(deps, namespace, spec),
+        proxy: { httpProxy: spec.source.git.httpProxy ?? deps.config.httpProxy, httpsProxy: spec.source.git.httpsProxy ?? deps.config.httpsProxy, noProxy: spec.source.git.noProxy ?? deps.config.noProxy },
+        allowFileSources: deps.config.allowFileSources,
+        log: log.line,
+        signal,
+      });
+    }
+  });
+  if (source.commit) {
+    spec.revision = {
+      type: 'Git',
+      git: {
+        commit: source.commit,
+        author: source.author ?? {},
+        committer: source.committer ?? {},
+        message: source.message ?? '',
+      },
+    };
+    await setStatus(ctx, {}, spec);
+  }
+  const contextDir = resolve(sourceDir, spec.source.contextDir ?? '.');
+  if (!existsSync(contextDir) || !statSync(contextDir).isDirectory()) {
+    throw new BuildFailure('InvalidContextDirectory', `contextDir "${spec.source.contextDir}" does not exist in the source repository`);
+  }
+
+  const strategyType = spec.strategy.type;
+  const builder = strategyType === 'Docker' || strategyType === 'Source' ? deps.builders[strategyType] : undefined;
+  if (!builder) throw new BuildFailure('CannotCreateBuildPodSpec', `strategy "${strategyType}" is not supported by this worker`);
+
+  const from = strategyType === 'Source' ? spec.strategy.sourceStrategy?.from : spec.strategy.dockerStrategy?.from;
+  const pullSecret = strategyType === 'Source' ? spec.strategy.sourceStrategy?.pullSecret : spec.strategy.dockerStrategy?.pullSecret;
+  let fromImage: string | undefined;
+  let previousImage: string | undefined;
+  let output: OutputTarget | undefined;
+  if (spec.output?.to) {
+    try {
+      output = resolveOutput(spec.output.to, namespace, deps.config.registry);
+    } catch (err) {
+      throw new BuildFailure('InvalidOutputReference', errorMessage(err), { cause: err });
+    }
+  }
+  await stage(ctx, 'PullImages', async () => {
+    if (from) {
+      try {
+        fromImage = await resolveImageReference(deps.store, from, namespace);
+      } catch (err) {
+        throw new BuildFailure('PullBuilderImageFailed', `cannot resolve ${from.kind ?? 'DockerImage'} "${from.name}": ${errorMessage(err)}`, { cause: err });
+      }
+      const registry = fromImage.split('/')[0] ?? '';
+      await ensureImage({
+        docker: deps.docker,
+        reference: fromImage,
+        auth: await registryAuth(deps, namespace, pullSecret?.name, registry),
+        forcePull: strategyType === 'Source' ? spec.strategy.sourceStrategy?.forcePull : spec.strategy.dockerStrategy?.forcePull,
+        log: log.line,
+      });
+    }
+    if (strategyType === 'Source' && spec.strategy.sourceStrategy?.incremental && output) {
+      previousImage = await previousOutput(ctx, output, log.line);
+    }
+  });
+
+  const result = await stage(ctx, 'Build', () =>
+    builder({
+      docker: deps.docker,
+      buildRef: { namespace, name: ctx.name },
+      spec,
+      sourceDir,
+      contextDir,
+      source,
+      fromImage,
+      previousImage,
+      tag,
+      extraEnv: buildEnv(deps.config),
+      trustedCA: deps.config.trustedCA,
+      log: log.line,
+      signal,
+    }),
+  );
+
+  if (!output) {
+    log.line('Build complete, no image push requested');
+    return { revision: source };
+  }
+  const target = output;
+  const digest = await stage(ctx, 'PushImage', async () =>
+    pushImage({
+      docker: deps.docker,
+      image: result.imageId,
+      reference: target.pushReference,
+      auth: await registryAuth(deps, namespace, spec.output?.pushSecret?.name, target.registry),
+      attempts: deps.config.pushAttempts,
+      retryDelayMs: deps.config.pushRetryDelayMs,
+      log: log.line,
+      signal,
+    }),
+  );
+  if (target.imageStream) {
+    await recordImageStreamTag({
+      store: deps.store,
+      namespace: target.imageStream.namespace,
+      name: target.imageStream.name,
+      tag: target.imageStream.tag,
+      digest,
+      repository: `${target.registry}/${target.repository}`,
+    });
+  }
+  return { output: { reference: target.pushReference, digest }, revision: source };
+}
+
+/** The image an incremental build takes its artifacts from: the output's current image. */
+async function previousOutput(ctx: Ctx, output: OutputTarget, log: (l: string) => void): Promise<string | undefined> {
+  let ref: string | undefined = output.pushReference;
+  if (output.imageStream) {
+    const stream = await ctx.deps.store.get(IMAGE_STREAM, output.imageStream.namespace, output.imageStream.name);
+    ref = stream ? latestTagReference(stream, output.imageStream.tag) : undefined;
+  }
+  if (!ref) {
+    log('No previous image to take artifacts from: this is a clean build');
+    return undefined;
+  }
+  try {
+    await ensureImage({ docker: ctx.deps.docker, reference: ref, log });
+    return ref;
+  } catch (err) {
+    log(`warning: previous image ${ref} is not available (${errorMessage(err)}); this is a clean build`);
+    return undefined;
+  }
+}
+
+async function finish(
+  ctx: Ctx,
+  build: Resource,
+  phase: BuildPhase,
+  reason: BuildReason | undefined,
+  message: string | undefined,
+  result?: ExecResult,
+  logSnippet?: string,
+): Promise<RunOutcome> {
+  const end = nowTimestamp();
+  const status = (build.status ?? {}) as BuildStatus;
+  const patch: Partial<BuildStatus> = { phase, completionTimestamp: end };
+  const start = status.startTimestamp;
+  if (start) patch.duration = durationNanos(start, end);
+  if (reason) patch.reason = reason;
+  if (message) patch.message = message;
+  if (phase === 'Failed' || phase === 'Error') patch.logSnippet = logSnippet ?? ctx.log.snippet();
+  if (result?.output) {
+    patch.outputDockerImageReference = result.output.reference;
+    patch.output = { to: { imageDigest: result.output.digest } };
+  }
+  if (phase === 'Complete') ctx.log.line(`Build ${ctx.namespace}/${ctx.name} complete`);
+  await ctx.log.flush();
+  try {
+    await setStatus(ctx, patch);
+  } finally {
+    await ctx.log.close(phase);
+  }
+  return { kind: 'finished', phase };
+}

@@ -1,0 +1,84 @@
+/**
+ * A BullMQ worker that runs builds. It holds a lease on each job (BullMQ's lock); when a
+ * worker dies, the lease runs out, the stalled-job check hands the job to another
+ * worker, and the runner ends the orphaned Build in Error instead of leaving it Running.
+ */
+import { hostname } from 'node:os';
+import { DelayedError, Worker } from 'bullmq';
+import type { BuildStatus } from '../core/build-types.js';
+import { buildDuration, buildsFinished } from '../core/metrics.js';
+import type { Resource } from '../core/resource.js';
+import { BUILD_QUEUE, redisConnection, type BuildJobData } from './build-queue.js';
+import { runBuild, type BuildRunnerDeps } from './build-runner.js';
+import { failOrphanedBuild } from './cancel.js';
+
+export interface BuildWorkerOptions {
+  redisUrl: string;
+  prefix?: string;
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  /** How long a build blocked by its run policy waits before it is looked at again. */
+  serialRetryMs?: number;
+}
+
+export interface BuildWorkerHandle {
+  worker: Worker<BuildJobData>;
+  id: string;
+  close(): Promise<void>;
+}
+
+function recordMetrics(build: Resource): void {
+  const status = (build.status ?? {}) as BuildStatus;
+  if (!status.completionTimestamp || !status.phase) return;
+  const strategy = (build.spec as { strategy?: { type?: string } } | undefined)?.strategy?.type ?? 'unknown';
+  buildsFinished.inc({ phase: status.phase, reason: status.reason ?? '', strategy });
+  if (status.duration !== undefined) buildDuration.observe({ phase: status.phase, strategy }, status.duration / 1e9);
+}
+
+export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOptions): BuildWorkerHandle {
+  const id = `${hostname()}/${process.pid}/${Math.random().toString(36).slice(2, 8)}`;
+  const shutdown = new AbortController();
+  const onPhase = deps.onPhase;
+  const runnerDeps: BuildRunnerDeps = {
+    ...deps,
+    onPhase: async (build) => {
+      recordMetrics(build);
+      await onPhase?.(build);
+    },
+  };
+  const worker = new Worker<BuildJobData>(
+    BUILD_QUEUE,
+    async (job, token) => {
+      const outcome = await runBuild(runnerDeps, { ...job.data, signal: shutdown.signal, worker: id });
+      if (outcome.kind === 'waiting') {
+        // Run policy: try again shortly, without holding a worker slot meanwhile.
+        await job.moveToDelayed(Date.now() + (options.serialRetryMs ?? 1000), token);
+        throw new DelayedError(outcome.reason);
+      }
+      return outcome.phase;
+    },
+    {
+      connection: redisConnection(options.redisUrl),
+      prefix: `${options.prefix ?? 'slipway'}:bull`,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: 2,
+    },
+  );
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    deps.logger.warn({ build: `${job.data.namespace}/${job.data.name}`, err: err.message }, 'build job failed');
+    void failOrphanedBuild(deps.store, deps.logs, job.data.namespace, job.data.name, err.message).catch(() => undefined);
+  });
+  worker.on('error', (err) => deps.logger.error({ err }, 'build worker error'));
+  return {
+    worker,
+    id,
+    close: async () => {
+      shutdown.abort();
+      await worker.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/** Cancelling a build at any phase: New ends at once, a running build is stopped by its worker. */
+import type { BuildStatus } from '../core/build-types.js';
+import { isTerminal } from '../core/build-phase.js';
+import { nowTimestamp, type Resource } from '../core/resource.js';
+import type { BuildLogStore } from '../store/build-logs.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import type { BuildQueue } from './build-queue.js';
+import { BUILD } from './instantiate.js';
+
+export interface CancelBuildOptions {
+  store: ResourceStore;
+  queue: BuildQueue;
+  logs: BuildLogStore;
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Sets `status.cancelled`. A build that has not been claimed by a worker is Cancelled
+ * here; a claimed one is stopped by its worker, which watches the flag.
+ */
+export async function cancelBuild(options: CancelBuildOptions): Promise<Resource> {
+  const { store, namespace, name } = options;
+  let endedHere = false;
+  const updated = await store.update(BUILD, namespace, name, (cur) => {
+    const status = (cur.status ?? {}) as BuildStatus;
+    if (isTerminal(status.phase) || status.cancelled) return undefined;
+    const next: BuildStatus = { ...status, cancelled: true };
+    endedHere = (status.phase ?? 'New') === 'New';
+    if (endedHere) {
+      next.phase = 'Cancelled';
+      next.reason = 'CancelledBuild';
+      next.message = 'The build was cancelled by the user.';
+      next.completionTimestamp = nowTimestamp();
+    }
+    cur.status = next;
+    return cur;
+  });
+  if (endedHere) {
+    await options.queue.removeIfWaiting(namespace, name);
+    await options.logs.appendLog(namespace, name, ['Build cancelled before it started.']);
+    await options.logs.closeLog(namespace, name, 'Cancelled');
+  }
+  return updated;
+}
+
+/** Marks a build whose job BullMQ gave up on (stalled too often) as Error, if it has not ended. */
+export async function failOrphanedBuild(
+  store: ResourceStore,
+  logs: BuildLogStore,
+  namespace: string,
+  name: string,
+  why: string,
+): Promise<void> {
+  let changed = false;
+  await store.update(BUILD, namespace, name, (cur) => {
+    const status = (cur.status ?? {}) as BuildStatus;
+    if (isTerminal(status.phase)) return undefined;
+    changed = true;
+    cur.status = {
+      ...status,
+      phase: 'Error',
+      reason: 'BuildPodDeleted',
+      message: `The worker running this build stopped before the build finished (${why}); start a new build.`,
+      completionTimestamp: nowTimestamp(),
+    };
+    return cur;
+  });
+  if (changed) {
+    await logs.appendLog(namespace, name, [`error: ${why}`]);
+    await logs.closeLog(namespace, name, 'Error');
+  }
+}

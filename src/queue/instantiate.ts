@@ -1,0 +1,124 @@
+/**
+ * Turning a BuildConfig (+ a BuildRequest) into a Build: number it from
+ * `status.lastVersion`, copy the spec, record why, store it in phase New and queue it.
+ * Every event source (API, webhooks, image changes, ConfigChange) goes through here.
+ */
+import type { BuildConfigSpec, BuildSpec, BuildTriggerCause, EnvVar, SourceRevision } from '../core/build-types.js';
+import { buildName } from '../core/build-phase.js';
+import { InputError, NotFoundError } from '../core/errors.js';
+import { lookupKind, type Resource } from '../core/resource.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import type { BuildQueue } from './build-queue.js';
+
+export const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
+export const BUILD = lookupKind('build.openshift.io/v1', 'Build')!;
+
+/** OpenShift's BuildRequest: the body of `instantiate`. */
+export interface BuildRequest {
+  revision?: SourceRevision;
+  triggeredBy?: BuildTriggerCause[];
+  env?: EnvVar[];
+  from?: { kind?: string; name: string; namespace?: string };
+  /** The image ID an image-change trigger fired for; recorded as the build's `from`. */
+  triggeredByImage?: { name?: string };
+  dockerStrategyOptions?: { buildArgs?: EnvVar[]; noCache?: boolean };
+  sourceStrategyOptions?: { incremental?: boolean };
+}
+
+export interface InstantiateOptions {
+  store: ResourceStore;
+  queue: BuildQueue;
+  namespace: string;
+  buildConfig: string;
+  request?: BuildRequest;
+  /** Runs after the Build is stored and before it is queued (run-policy decisions). */
+  beforeEnqueue?: (build: Resource, buildConfig: Resource) => Promise<void>;
+}
+
+function mergeEnv(base: EnvVar[] | undefined, extra: EnvVar[] | undefined): EnvVar[] | undefined {
+  if (!extra || extra.length === 0) return base;
+  const out = [...(base ?? []).filter((e) => !extra.some((x) => x.name === e.name)), ...extra];
+  return out;
+}
+
+/** Applies a BuildRequest's overrides to a copy of the BuildConfig's spec. */
+export function buildSpecFor(bcSpec: BuildConfigSpec, request: BuildRequest = {}): BuildSpec {
+  const {
+    triggers: _triggers,
+    runPolicy: _runPolicy,
+    successfulBuildsHistoryLimit: _s,
+    failedBuildsHistoryLimit: _f,
+    ...common
+  } = structuredClone(bcSpec);
+  const spec: BuildSpec = { ...common };
+  if (request.revision) spec.revision = request.revision;
+  const strategy = spec.strategy;
+  if (strategy.dockerStrategy || strategy.type === 'Docker') {
+    const ds = { ...(strategy.dockerStrategy ?? {}) };
+    const env = mergeEnv(ds.env, request.env);
+    if (env) ds.env = env;
+    const args = mergeEnv(ds.buildArgs, request.dockerStrategyOptions?.buildArgs);
+    if (args) ds.buildArgs = args;
+    if (request.dockerStrategyOptions?.noCache !== undefined) ds.noCache = request.dockerStrategyOptions.noCache;
+    if (request.from) ds.from = request.from;
+    strategy.dockerStrategy = ds;
+  }
+  if (strategy.sourceStrategy) {
+    const ss = strategy.sourceStrategy;
+    const env = mergeEnv(ss.env, request.env);
+    if (env) ss.env = env;
+    if (request.sourceStrategyOptions?.incremental !== undefined) ss.incremental = request.sourceStrategyOptions.incremental;
+    if (request.from) ss.from = request.from;
+  }
+  spec.triggeredBy = request.triggeredBy && request.triggeredBy.length > 0 ? request.triggeredBy : [{ message: 'Manually triggered' }];
+  return spec;
+}
+
+/** Creates Build `{bc}-{N}` in phase New and queues it; returns the stored Build. */
+export async function instantiateBuild(options: InstantiateOptions): Promise<Resource> {
+  const { store, queue, namespace, buildConfig } = options;
+  const existing = await store.get(BUILD_CONFIG, namespace, buildConfig);
+  if (!existing) throw new NotFoundError(`BuildConfig "${buildConfig}" not found in namespace "${namespace}"`);
+  if (existing.metadata.annotations?.['openshift.io/build-config.paused'] === 'true') {
+    throw new InputError(`BuildConfig "${buildConfig}" is paused; unpause it to start builds`, { code: 422 });
+  }
+  // The increment is a compare-and-set on the BuildConfig: two concurrent requests get two numbers.
+  const bc = await store.update(BUILD_CONFIG, namespace, buildConfig, (cur) => {
+    const status = (cur.status ?? {}) as { lastVersion?: number };
+    cur.status = { ...status, lastVersion: (status.lastVersion ?? 0) + 1 };
+    return cur;
+  });
+  const version = (bc.status as { lastVersion: number }).lastVersion;
+  const spec = buildSpecFor(bc.spec as BuildConfigSpec, options.request);
+  const name = buildName(buildConfig, version);
+  const build: Resource = {
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'Build',
+    metadata: {
+      name,
+      namespace,
+      labels: {
+        ...(bc.metadata.labels ?? {}),
+        buildconfig: buildConfig,
+        'openshift.io/build-config.name': buildConfig,
+        'openshift.io/build.start-policy': (bc.spec as BuildConfigSpec).runPolicy ?? 'Serial',
+      },
+      annotations: {
+        'openshift.io/build-config.name': buildConfig,
+        'openshift.io/build.number': String(version),
+      },
+      ownerReferences: [
+        { apiVersion: 'build.openshift.io/v1', kind: 'BuildConfig', name: buildConfig, uid: bc.metadata.uid, controller: true },
+      ],
+    },
+    spec,
+    status: {
+      phase: 'New',
+      config: { kind: 'BuildConfig', namespace, name: buildConfig },
+    },
+  };
+  const stored = await store.create(BUILD, build);
+  if (options.beforeEnqueue) await options.beforeEnqueue(stored, bc);
+  await queue.enqueue(namespace, name);
+  return stored;
+}

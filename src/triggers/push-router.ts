@@ -1,0 +1,37 @@
+/**
+ * The org/App endpoint's routing step: index lookup → the candidate BuildConfigs →
+ * routePush's decision. Reads only the candidates, never every BuildConfig.
+ */
+import type { Resource } from '../core/resource.js';
+import type { BuildConfigIndex } from './buildconfig-index.js';
+import { routePush, type RoutedBuild, type SkippedBuildConfig } from './push-decision.js';
+import type { PushEvent } from './types.js';
+
+export interface PushRouting {
+  builds: RoutedBuild[];
+  skipped: SkippedBuildConfig[];
+  /** How many BuildConfigs the index named for the repository. */
+  candidates: number;
+}
+
+/**
+ * The builds a push starts: one per BuildConfig whose git URI names the pushed
+ * repository (any URL form), that has a trigger of the push's type, and whose ref and
+ * paths match. A candidate deleted since it was indexed is skipped.
+ */
+export async function findBuildsForPush(input: {
+  push: PushEvent;
+  index: BuildConfigIndex;
+  getBuildConfig(namespace: string, name: string): Promise<Resource | undefined>;
+}): Promise<PushRouting> {
+  const keys = await input.index.lookup(input.push.repoUrls);
+  const loaded = await Promise.all(
+    keys.map(async (k) => ({ key: k, bc: await input.getBuildConfig(k.namespace, k.name) })),
+  );
+  const present = loaded.filter((l): l is { key: (typeof keys)[number]; bc: Resource } => l.bc !== undefined);
+  const routed = routePush({ push: input.push, buildConfigs: present.map((l) => l.bc) });
+  const gone = loaded
+    .filter((l) => l.bc === undefined)
+    .map((l) => ({ buildConfig: l.key, reason: 'it was deleted' }));
+  return { builds: routed.builds, skipped: [...routed.skipped, ...gone], candidates: keys.length };
+}

@@ -1,0 +1,100 @@
+/**
+ * `POST /webhooks/github`: one endpoint for a whole GitHub organisation or GitHub App.
+ * Every delivery is signed with one configured secret; the signature is verified with
+ * @octokit/webhooks before the body is parsed. A `push` becomes a PushEvent for the
+ * caller to route (triggers/push-router.ts); `ping` is answered 200; every other event
+ * is acknowledged with 202 and ignored, so GitHub does not mark the hook as failing.
+ */
+import type { PushEvent } from '../triggers/types.js';
+import { parseGitHubPush } from './github-payload.js';
+import {
+  checkMethod,
+  MAX_WEBHOOK_BODY_BYTES,
+  mediaTypeOf,
+  parseJsonBody,
+  reply,
+  tooLarge,
+  type WebhookReply,
+  type WebhookRequest,
+} from './request.js';
+import { verifySha256Signature } from './signatures.js';
+
+export type GitHubOrgWebhookResult =
+  | {
+      action: 'push';
+      push: PushEvent;
+      /** `github:{X-GitHub-Delivery}`: claim it with claimDelivery before creating builds. */
+      deliveryId?: string;
+      /** `owner/repo`. */
+      repository: string;
+      /** The head commit, for logs and replies. */
+      after?: string;
+    }
+  | { action: 'reply'; reply: WebhookReply };
+
+export interface GitHubOrgReceiver {
+  receive(request: WebhookRequest): Promise<GitHubOrgWebhookResult>;
+}
+
+/**
+ * Makes the receiver for one org/App secret (SLIPWAY_GITHUB_SECRET). Throws at start-up
+ * when the secret is empty: an unsigned org endpoint would let anyone start builds.
+ */
+export function createGitHubOrgReceiver(options: { secret: string }): GitHubOrgReceiver {
+  if (!options.secret) {
+    throw new Error(
+      'the GitHub org/App webhook needs a secret: set SLIPWAY_GITHUB_SECRET (githubSecret in the config file)',
+    );
+  }
+  const { secret } = options;
+
+  async function receive(request: WebhookRequest): Promise<GitHubOrgWebhookResult> {
+    const answer = (r: WebhookReply): GitHubOrgWebhookResult => ({ action: 'reply', reply: r });
+    const methodError = checkMethod(request);
+    if (methodError) return answer(methodError);
+    if (request.rawBody.length > MAX_WEBHOOK_BODY_BYTES) return answer(tooLarge());
+
+    // Signature first: nothing about an unauthenticated body is looked at.
+    const signature = request.getHeader('x-hub-signature-256');
+    if (!signature) {
+      return answer(
+        reply(401, "missing X-Hub-Signature-256: set the webhook secret on GitHub to Slipway's githubSecret"),
+      );
+    }
+    if (!(await verifySha256Signature(secret, request.rawBody, signature)))
+      return answer(
+        reply(401, 'X-Hub-Signature-256 does not match the payload signed with the configured secret'),
+      );
+
+    const event = request.getHeader('x-github-event');
+    if (!event) return answer(reply(400, 'missing X-GitHub-Event'));
+    const delivery = request.getHeader('x-github-delivery');
+    if (event === 'ping') return answer(reply(200, 'pong'));
+    if (event !== 'push') return answer(reply(202, `${event} event ignored; only push starts builds`));
+
+    const ct = mediaTypeOf(request.getHeader('content-type'));
+    if (!ct.ok) return answer(reply(400, ct.message));
+    if (ct.type !== 'application/json') {
+      return answer(
+        reply(
+          400,
+          `unsupported Content-Type ${JSON.stringify(ct.type)}; set the webhook's content type to application/json`,
+        ),
+      );
+    }
+    const body = parseJsonBody(request.rawBody);
+    if (!body.ok) return answer(body.reply);
+    const parsed = parseGitHubPush(body.value);
+    if (!parsed.ok) return answer(parsed.reply);
+    const result: GitHubOrgWebhookResult = {
+      action: 'push',
+      push: parsed.value.push,
+      repository: parsed.value.repository,
+    };
+    if (delivery) result.deliveryId = `github:${delivery}`;
+    if (parsed.value.after) result.after = parsed.value.after;
+    return result;
+  }
+
+  return { receive };
+}
