@@ -1,5 +1,5 @@
 /** Build verbs beyond CRUD: instantiate, log (followable), cancel. */
-import { Router } from 'express';
+import express, { Router } from 'express';
 import type { BuildStatus } from '../core/build-types.js';
 import { isTerminal } from '../core/build-phase.js';
 import { InputError, NotFoundError } from '../core/errors.js';
@@ -7,6 +7,7 @@ import type { Resource } from '../core/resource.js';
 import type { BuildQueue } from '../queue/build-queue.js';
 import { cancelBuild } from '../queue/cancel.js';
 import { BUILD, type BuildRequest } from '../queue/instantiate.js';
+import { MAX_BINARY_BYTES, type BinaryInputStore } from '../store/binary-store.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import type { ResourceStore } from '../store/resource-store.js';
 
@@ -16,6 +17,7 @@ export interface BuildRoutesDeps {
   store: ResourceStore;
   queue: BuildQueue;
   logs: BuildLogStore;
+  binaries: BinaryInputStore;
   instantiate: (namespace: string, buildConfig: string, request: BuildRequest) => Promise<Resource>;
 }
 
@@ -41,9 +43,35 @@ export function buildRouter(deps: BuildRoutesDeps): Router {
         causes: [{ field: 'revision.git.commit', message: 'must be a hexadecimal commit id' }],
       });
     }
-    const build = await deps.instantiate(req.params.ns!, req.params.name!, body);
+    // Only instantiatebinary may attach an upload.
+    const { binary: _ignored, ...request } = body;
+    const build = await deps.instantiate(req.params.ns!, req.params.name!, request);
     res.status(201).json(build);
   });
+
+  // OpenShift's binary builds: the body is the source (a tar, optionally gzipped), or one file with ?asFile=NAME.
+  router.post(
+    `${BASE}/buildconfigs/:name/instantiatebinary`,
+    express.raw({ type: () => true, limit: MAX_BINARY_BYTES }),
+    async (req, res) => {
+      const data = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (data.length === 0) throw new InputError('instantiatebinary needs the archive (or file) as the request body', { code: 400 });
+      const asFile = typeof req.query.asFile === 'string' && req.query.asFile !== '' ? req.query.asFile : undefined;
+      if (asFile !== undefined && (asFile.includes('/') || asFile === '..')) {
+        throw new InputError(`asFile "${asFile}" must be a plain file name`, { causes: [{ field: 'asFile', message: 'no "/" allowed' }] });
+      }
+      const commit = typeof req.query['revision.commit'] === 'string' ? req.query['revision.commit'] : undefined;
+      const blobId = await deps.binaries.putBinary(data);
+      const request: BuildRequest = { binary: asFile ? { blobId, asFile } : { blobId } };
+      if (commit) request.revision = { git: { commit } };
+      try {
+        res.status(201).json(await deps.instantiate(req.params.ns!, req.params.name!, request));
+      } catch (err) {
+        await deps.binaries.deleteBinary(blobId);
+        throw err;
+      }
+    },
+  );
 
   router.post(`${BASE}/builds/:name/cancel`, async (req, res) => {
     const build = await store.get(BUILD, req.params.ns!, req.params.name!);

@@ -12,6 +12,7 @@ import { httpRequests, metricsRegistry } from '../core/metrics.js';
 import type { Resource } from '../core/resource.js';
 import type { BuildQueue } from '../queue/build-queue.js';
 import type { BuildRequest } from '../queue/instantiate.js';
+import type { BinaryInputStore } from '../store/binary-store.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { requireToken, type TokenStore } from './auth.js';
@@ -24,6 +25,7 @@ export interface ServerDeps {
   config: SlipwayConfig;
   store: ResourceStore;
   logs: BuildLogStore;
+  binaries: BinaryInputStore;
   queue: BuildQueue;
   tokens: TokenStore;
   logger: Logger;
@@ -81,7 +83,7 @@ export function createApp(deps: ServerDeps): Express {
   api.use(requireToken(deps.tokens));
   api.use(express.json({ limit: '5mb', type: ['application/json', 'application/*+json'] }));
   api.use(yamlBody);
-  api.use(buildRouter({ store: deps.store, queue: deps.queue, logs: deps.logs, instantiate: deps.instantiate }));
+  api.use(buildRouter({ store: deps.store, queue: deps.queue, logs: deps.logs, binaries: deps.binaries, instantiate: deps.instantiate }));
   for (const router of deps.apiRouters ?? []) api.use(router);
   api.use(
     resourceRouter({

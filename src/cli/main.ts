@@ -2,7 +2,9 @@
  * `slipway`: verbs follow `oc`. `up`, `server` and `worker` run Slipway; the rest talk to
  * its API with the token `up` stored (or --token / SLIPWAY_TOKEN).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import tar from 'tar-fs';
 import { Command, Option } from 'commander';
 import { loadConfig, type SlipwayConfig } from '../core/config.js';
 import { lookupKind, resourcePath, type Resource } from '../core/resource.js';
@@ -10,7 +12,7 @@ import { createRuntime, startHttpServer, startWorker } from '../runtime.js';
 import { generateToken } from '../api/auth.js';
 import { ApiError, parseTarget, SlipwayClient } from './client.js';
 import { readCredentials, writeCredentials } from './credentials.js';
-import { ensureRedis, ensureRegistry } from './local-stack.js';
+import { ensureRedis, ensureRegistry, registryNotifyToken } from './local-stack.js';
 import { describe, formatResources } from './output.js';
 import { parseManifests } from './manifests.js';
 import { ensureSampleRepo, sampleBuildConfig } from './sample.js';
@@ -86,7 +88,7 @@ program
     // One machine: the worker shares the disk, so local repositories are fine to build.
     const cfg = config(process.env.SLIPWAY_ALLOW_FILE_SOURCES === undefined ? { allowFileSources: true } : {});
     console.log(await ensureRedis(cfg.redisUrl, cfg.dataDir));
-    const notifyToken = cfg.registryNotifyToken ?? generateToken();
+    const notifyToken = registryNotifyToken(cfg.dataDir, cfg.registryNotifyToken, generateToken);
     console.log(await ensureRegistry(cfg.registry, cfg.dataDir, { url: `http://${cfg.listen}/webhooks/registry`, token: notifyToken }));
     const rt = await createRuntime({ ...cfg, registryNotifyToken: notifyToken });
     let token = cfg.adminToken;
@@ -275,9 +277,24 @@ program
   .option('-e, --env <NAME=VALUE...>', 'environment for the build')
   .option('--build-arg <NAME=VALUE...>', 'Docker build arguments')
   .option('--no-cache', 'do not use the Docker build cache')
-  .action(async (bc: string, opts: { follow?: boolean; wait?: boolean; commit?: string; env?: string[]; buildArg?: string[]; cache?: boolean }) => {
+  .option('--from-dir <dir>', 'upload this directory as the source (binary build)')
+  .option('--from-file <file>', 'upload this one file as the source (binary build)')
+  .option('--from-archive <file>', 'upload this tar or tar.gz archive as the source (binary build)')
+  .action(async (bc: string, opts: { follow?: boolean; wait?: boolean; commit?: string; env?: string[]; buildArg?: string[]; cache?: boolean; fromDir?: string; fromFile?: string; fromArchive?: string }) => {
     const c = client();
     const name = bc.replace(/^(bc|buildconfig|buildconfigs)\//, '');
+    const upload = await binaryUpload(opts);
+    if (upload) {
+      const q = new URLSearchParams();
+      if (upload.asFile) q.set('asFile', upload.asFile);
+      if (opts.commit) q.set('revision.commit', opts.commit);
+      const res = await c.request('POST', `${resourcePath(BUILD_CONFIG, ns(), name)}/instantiatebinary${q.size ? `?${q}` : ''}`, upload.data, 'application/octet-stream');
+      const build = (await res.json()) as Resource;
+      console.log(`Uploading ${upload.what} (${upload.data.length} bytes) ...\nbuild.build.openshift.io/${build.metadata.name} started`);
+      if (opts.follow) exitForBuild(await followBuildLog(c, ns(), build.metadata.name));
+      else if (opts.wait) exitForBuild(await followBuildLogQuietly(c, ns(), build.metadata.name));
+      return;
+    }
     const request: Record<string, unknown> = { kind: 'BuildRequest', apiVersion: 'build.openshift.io/v1', metadata: { name } };
     if (opts.commit) request.revision = { git: { commit: opts.commit } };
     const env = keyValues(opts.env, '--env');
@@ -294,6 +311,20 @@ program
       exitForBuild(abortless);
     }
   });
+
+/** The body of an instantiatebinary request from --from-dir, --from-file or --from-archive. */
+async function binaryUpload(opts: { fromDir?: string; fromFile?: string; fromArchive?: string }): Promise<{ data: Uint8Array; asFile?: string; what: string } | undefined> {
+  const given = [opts.fromDir, opts.fromFile, opts.fromArchive].filter((v) => v !== undefined);
+  if (given.length > 1) throw new ApiError(0, 'error: use only one of --from-dir, --from-file and --from-archive');
+  if (opts.fromFile) return { data: readFileSync(opts.fromFile), asFile: basename(opts.fromFile), what: `file ${opts.fromFile}` };
+  if (opts.fromArchive) return { data: readFileSync(opts.fromArchive), what: `archive ${opts.fromArchive}` };
+  if (!opts.fromDir) return undefined;
+  if (!statSync(opts.fromDir, { throwIfNoEntry: false })?.isDirectory()) throw new ApiError(0, `error: --from-dir ${opts.fromDir} is not a directory`);
+  const chunks: Buffer[] = [];
+  // .git is history, not source: oc start-build --from-dir leaves it out too.
+  for await (const chunk of tar.pack(opts.fromDir, { ignore: (p) => basename(p) === '.git' })) chunks.push(chunk as Buffer);
+  return { data: Buffer.concat(chunks), what: `directory ${opts.fromDir}` };
+}
 
 async function followBuildLogQuietly(c: SlipwayClient, namespace: string, name: string): Promise<Resource> {
   const res = await c.request('GET', `${resourcePath(BUILD, namespace, name)}/log?follow=true`);

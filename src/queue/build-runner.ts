@@ -15,6 +15,7 @@ import type { Logger } from '../core/logger.js';
 import { lookupKind, nowTimestamp, type Resource } from '../core/resource.js';
 import { secretValue } from '../core/secret-types.js';
 import { ensureImage } from '../builders/images.js';
+import { unpackBinarySource } from '../builders/source/binary-source.js';
 import { fetchGitSource, type SourceCredentials } from '../builders/source/git-source.js';
 import type { Builder, SourceInfo } from '../builders/types.js';
 import { registryAuthFromSecret, type RegistryAuth } from '../registry/credentials.js';
@@ -22,7 +23,9 @@ import { latestTagReference, recordImageStreamTag, resolveImageReference, IMAGE_
 import { pushImage } from '../registry/push.js';
 import { resolveOutput, type OutputTarget } from '../registry/references.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import type { BinaryInputStore } from '../store/binary-store.js';
 import type { BuildLogStore } from '../store/build-logs.js';
+import { buildRunInfo, mayStartBuild, supersededBy, type BuildRunInfo, type RunPolicy } from '../triggers/run-policy.js';
 import { BuildLogWriter } from './build-log-writer.js';
 import { BUILD } from './instantiate.js';
 
@@ -36,12 +39,33 @@ export type BuildRunnerConfig = Pick<
 export interface BuildRunnerDeps {
   store: ResourceStore;
   logs: BuildLogStore;
+  binaries: BinaryInputStore;
   docker: Docker;
   config: BuildRunnerConfig;
   builders: Partial<Record<'Docker' | 'Source', Builder>>;
   logger: Logger;
   /** Told of every phase change a worker makes (metrics, commit statuses, image triggers). */
   onPhase?: (build: Resource) => void | Promise<void>;
+  /** Before the output image is pushed (the runtime marks its provenance for the loop guard). A failure fails the build. */
+  beforeImagePush?: (image: OutputImage) => Promise<void>;
+  /**
+   * After the output image is pushed and recorded on its ImageStream tag (the runtime
+   * fires image change triggers). A failure is logged in the build log, not fatal: the
+   * registry's notification of the same push fires them too.
+   */
+  onImagePushed?: (image: OutputImage & { digest: string }) => Promise<void>;
+}
+
+/** A build's output image, as the push hooks see it. */
+export interface OutputImage {
+  build: Resource;
+  /** The registry as pushed to (`127.0.0.1:5000`). */
+  registry: string;
+  /** `namespace/name` in the registry. */
+  repository: string;
+  tag: string;
+  /** The ImageStream tag the digest is recorded on, when the output is an ImageStreamTag. */
+  imageStream?: { namespace: string; name: string; tag: string };
 }
 
 export type RunOutcome = { kind: 'finished'; phase: BuildPhase } | { kind: 'waiting'; reason: string };
@@ -145,16 +169,23 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
   }
   if (status.cancelled) return finish(ctx, build, 'Cancelled', 'CancelledBuild', 'The build was cancelled by the user.');
 
-  // Serial and SerialLatestOnly: build N starts only when every earlier build has ended.
-  const runPolicy = build.metadata.labels?.['openshift.io/build.start-policy'] ?? 'Serial';
+  // Serial and SerialLatestOnly: build N starts only when every earlier build has ended
+  // (src/triggers/run-policy.ts holds the rules).
+  const runPolicy = (build.metadata.labels?.['openshift.io/build.start-policy'] ?? 'Serial') as RunPolicy;
   const bcName = build.metadata.labels?.['openshift.io/build-config.name'];
-  if (runPolicy !== 'Parallel' && bcName) {
-    const number = Number(build.metadata.annotations?.['openshift.io/build.number'] ?? 0);
-    const siblings = await deps.store.list(BUILD, namespace, `openshift.io/build-config.name=${bcName}`);
-    const blocker = siblings.find(
-      (b) => Number(b.metadata.annotations?.['openshift.io/build.number'] ?? 0) < number && !isTerminal((b.status as BuildStatus | undefined)?.phase),
-    );
-    if (blocker) return { kind: 'waiting', reason: `waiting for ${blocker.metadata.name} (runPolicy ${runPolicy})` };
+  const self = buildRunInfo(build);
+  if (runPolicy !== 'Parallel' && bcName && self) {
+    const siblings = (await deps.store.list(BUILD, namespace, `openshift.io/build-config.name=${bcName}`))
+      .map(buildRunInfo)
+      .filter((b): b is BuildRunInfo => b !== undefined);
+    const newer = supersededBy({ runPolicy, builds: siblings, build: self });
+    if (newer) {
+      const message = `The build was cancelled: ${newer} is newer (runPolicy SerialLatestOnly).`;
+      ctx.log.line(message);
+      return finish(ctx, build, 'Cancelled', 'CancelledBuild', message);
+    }
+    const start = mayStartBuild({ runPolicy, builds: siblings, build: self });
+    if (!start.mayStart) return { kind: 'waiting', reason: start.reason };
   }
 
   // Claim: a compare-and-set from New, so a cancel that lands first wins.
@@ -225,7 +256,13 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
 
   let source: SourceInfo = {};
   await stage(ctx, 'FetchInputs', async () => {
-    if (spec.source.git) {
+    const binaryId = build.metadata.annotations?.['slipway.dev/binary-input'];
+    if (binaryId) {
+      const data = await deps.binaries.getBinary(binaryId);
+      if (!data) throw new BuildFailure('FetchSourceFailed', 'the uploaded binary input has expired or was never stored; start the build again');
+      await unpackBinarySource({ data, dir: sourceDir, asFile: spec.source.binary?.asFile, log: log.line });
+      await deps.binaries.deleteBinary(binaryId);
+    } else if (spec.source.git) {
       source = await fetchGitSource({
         uri: spec.source.git.uri,
         ref: spec.source.git.ref,
@@ -317,6 +354,9 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
     return { revision: source };
   }
   const target = output;
+  const image: OutputImage = { build, registry: target.registry, repository: target.repository, tag: target.tag };
+  if (target.imageStream) image.imageStream = target.imageStream;
+  await deps.beforeImagePush?.(image);
   const digest = await stage(ctx, 'PushImage', async () =>
     pushImage({
       docker: deps.docker,
@@ -338,6 +378,13 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
       digest,
       repository: `${target.registry}/${target.repository}`,
     });
+  }
+  if (deps.onImagePushed) {
+    try {
+      await deps.onImagePushed({ ...image, digest });
+    } catch (err) {
+      log.line(`warning: image change triggers for ${target.pushReference} did not fire here (${errorMessage(err)}); the registry's notification retries them`);
+    }
   }
   return { output: { reference: target.pushReference, digest }, revision: source };
 }

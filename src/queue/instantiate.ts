@@ -23,6 +23,8 @@ export interface BuildRequest {
   triggeredByImage?: { name?: string };
   dockerStrategyOptions?: { buildArgs?: EnvVar[]; noCache?: boolean };
   sourceStrategyOptions?: { incremental?: boolean };
+  /** Set by `instantiatebinary`: the uploaded archive's id in the binary store, and OpenShift's asFile. */
+  binary?: { blobId: string; asFile?: string };
 }
 
 export interface InstantiateOptions {
@@ -70,6 +72,9 @@ export function buildSpecFor(bcSpec: BuildConfigSpec, request: BuildRequest = {}
     if (request.sourceStrategyOptions?.incremental !== undefined) ss.incremental = request.sourceStrategyOptions.incremental;
     if (request.from) ss.from = request.from;
   }
+  if (request.binary) {
+    spec.source = { ...spec.source, type: 'Binary', binary: request.binary.asFile ? { asFile: request.binary.asFile } : {} };
+  }
   spec.triggeredBy = request.triggeredBy && request.triggeredBy.length > 0 ? request.triggeredBy : [{ message: 'Manually triggered' }];
   return spec;
 }
@@ -79,6 +84,13 @@ export async function instantiateBuild(options: InstantiateOptions): Promise<Res
   const { store, queue, namespace, buildConfig } = options;
   const existing = await store.get(BUILD_CONFIG, namespace, buildConfig);
   if (!existing) throw new NotFoundError(`BuildConfig "${buildConfig}" not found in namespace "${namespace}"`);
+  const bcSource = (existing.spec as BuildConfigSpec).source;
+  const takesBinary = bcSource.type === 'Binary' || (bcSource.binary !== undefined && !bcSource.git);
+  if (takesBinary && !options.request?.binary) {
+    throw new InputError(`BuildConfig "${buildConfig}" takes binary input: start it with instantiatebinary (slipway start-build --from-dir)`, {
+      causes: [{ field: 'spec.source.type', message: 'Binary builds need an uploaded archive' }],
+    });
+  }
   if (existing.metadata.annotations?.['openshift.io/build-config.paused'] === 'true') {
     throw new InputError(`BuildConfig "${buildConfig}" is paused; unpause it to start builds`, { code: 422 });
   }
@@ -106,6 +118,7 @@ export async function instantiateBuild(options: InstantiateOptions): Promise<Res
       annotations: {
         'openshift.io/build-config.name': buildConfig,
         'openshift.io/build.number': String(version),
+        ...(options.request?.binary ? { 'slipway.dev/binary-input': options.request.binary.blobId } : {}),
       },
       ownerReferences: [
         { apiVersion: 'build.openshift.io/v1', kind: 'BuildConfig', name: buildConfig, uid: bc.metadata.uid, controller: true },

@@ -165,3 +165,29 @@ test('delete removes a BuildConfig and its builds', async () => {
   expect(del.stdout).toContain('buildconfig.build.openshift.io "good" deleted');
   expect((await s.api('GET', BUILD_PATH(ns, 'good-1'))).status).toBe(404);
 });
+
+test('start-build --from-dir uploads a directory to a Binary BuildConfig; instantiate without one is refused', async () => {
+  const src = mkdtempSync(join(tmpdir(), 'slipway-bin-'));
+  writeFileSync(join(src, 'Dockerfile'), `FROM ${BASE_IMAGE}\nCOPY message.txt /message.txt\nRUN cat /message.txt\n`);
+  const message = `uploaded-from-a-directory-${randomUUID()}`;
+  writeFileSync(join(src, 'message.txt'), `${message}\n`);
+  const bc = `apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata: { name: binary }
+spec:
+  source: { type: Binary, binary: {} }
+  strategy: { type: Docker, dockerStrategy: {} }
+  output: { to: { kind: ImageStreamTag, name: "binary:latest" } }
+`;
+  expect((await slipway(['apply', '-f', '-'], bc)).code).toBe(0);
+  const refused = await slipway(['start-build', 'binary']);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain('takes binary input');
+  const run = await slipway(['start-build', 'binary', '--from-dir', src, '--follow']);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  expect(run.stdout).toContain('Extracted binary input');
+  expect(run.stdout).toContain(message);
+  const build = await s.apiJson('GET', BUILD_PATH(ns, 'binary-1'));
+  expect((build.spec as any).source.type).toBe('Binary');
+});
