@@ -28,6 +28,7 @@ import type { BuildLogStore } from '../store/build-logs.js';
 import { buildRunInfo, mayStartBuild, supersededBy, type BuildRunInfo, type RunPolicy } from '../triggers/run-policy.js';
 import { BuildLogWriter } from './build-log-writer.js';
 import { BUILD } from './instantiate.js';
+import { pruneBuildHistory } from './prune.js';
 
 const SECRET = lookupKind('v1', 'Secret')!;
 
@@ -436,6 +437,12 @@ async function finish(
     await setStatus(ctx, patch);
   } finally {
     await ctx.log.close(phase);
+  }
+  const bcName = build.metadata.labels?.['openshift.io/build-config.name'];
+  if (bcName) {
+    await pruneBuildHistory({ store: ctx.deps.store, logs: ctx.deps.logs, namespace: ctx.namespace, buildConfig: bcName }).catch((err: unknown) =>
+      ctx.deps.logger.warn({ err, buildConfig: `${ctx.namespace}/${bcName}` }, 'could not prune build history'),
+    );
   }
   return { kind: 'finished', phase };
 }

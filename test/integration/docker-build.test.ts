@@ -211,3 +211,15 @@ test('cancelling a build that has not started ends it at once and it never runs'
   const first = await s.waitForBuild(ns, 'queued-1');
   expect((first.status as any).phase).toBe('Complete');
 });
+
+test('successfulBuildsHistoryLimit prunes the oldest complete builds and their logs', async () => {
+  git.commit('pruned', { Dockerfile: `FROM ${BASE_IMAGE}\n` });
+  await s.apiJson('POST', BC_PATH(ns), dockerBuildConfig('pruned', git.url('pruned'), { successfulBuildsHistoryLimit: 1 }));
+  await startBuild('pruned');
+  expect(((await s.waitForBuild(ns, 'pruned-1')).status as any).phase).toBe('Complete');
+  await startBuild('pruned');
+  expect(((await s.waitForBuild(ns, 'pruned-2')).status as any).phase).toBe('Complete');
+  expect((await s.api('GET', BUILD_PATH(ns, 'pruned-1'))).status).toBe(404);
+  expect(await s.rt.logs.readLog(ns, 'pruned-1')).toEqual({ lines: [], closed: false });
+  expect((await s.api('GET', BUILD_PATH(ns, 'pruned-2'))).status).toBe(200);
+});
