@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 log() { printf '==> %s\n' "$*"; }
 
-PACKAGES=(docker.io docker-registry redis-server git debootstrap ca-certificates)
+# chromium: the UI tests drive Debian's headless Chromium with playwright-core.
+PACKAGES=(docker.io docker-registry redis-server git debootstrap ca-certificates chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -20,6 +20,7 @@ import { buildHooks } from './build-hooks.js';
 import { buildRouter } from './builds.js';
 import { errorMiddleware, sendStatus } from './errors.js';
 import { resourceRouter } from './resources.js';
+import { uiRouter } from './ui.js';
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -78,6 +79,7 @@ export function createApp(deps: ServerDeps): Express {
   });
 
   for (const router of deps.publicRouters ?? []) app.use(router);
+  app.use(uiRouter());
 
   const api = express.Router();
   api.use(requireToken(deps.tokens));
