@@ -2,7 +2,7 @@
  * `slipway`: verbs follow `oc`. `up`, `server` and `worker` run Slipway; the rest talk to
  * its API with the token `up` stored (or --token / SLIPWAY_TOKEN).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import tar from 'tar-fs';
 import { Command, Option } from 'commander';
@@ -10,6 +10,7 @@ import { loadConfig, type SlipwayConfig } from '../core/config.js';
 import { lookupKind, resourcePath, type Resource } from '../core/resource.js';
 import { createRuntime, startHttpServer, startWorker } from '../runtime.js';
 import { generateToken } from '../api/auth.js';
+import { registerBuilderImages } from '../registry/builder-streams.js';
 import { ApiError, parseTarget, SlipwayClient } from './client.js';
 import { readCredentials, writeCredentials } from './credentials.js';
 import { ensureRedis, ensureRegistry, registryNotifyToken } from './local-stack.js';
@@ -17,6 +18,7 @@ import { describe, formatResources } from './output.js';
 import { parseManifests } from './manifests.js';
 import { ensureSampleRepo, sampleBuildConfig } from './sample.js';
 
+const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const BUILD = lookupKind('build.openshift.io/v1', 'Build')!;
 const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
 
@@ -86,7 +88,11 @@ program
   .option('--sample', 'apply a sample BuildConfig and follow its first build')
   .action(async (opts: { sample?: boolean }) => {
     // One machine: the worker shares the disk, so local repositories are fine to build.
-    const cfg = config(process.env.SLIPWAY_ALLOW_FILE_SOURCES === undefined ? { allowFileSources: true } : {});
+    const cfg = config({
+      ...(process.env.SLIPWAY_ALLOW_FILE_SOURCES === undefined ? { allowFileSources: true } : {}),
+      // One machine: builds trust what the host trusts, unless told otherwise.
+      ...(process.env.SLIPWAY_TRUSTED_CA === undefined && existsSync(HOST_CA_BUNDLE) ? { trustedCA: HOST_CA_BUNDLE } : {}),
+    });
     console.log(await ensureRedis(cfg.redisUrl, cfg.dataDir));
     const notifyToken = registryNotifyToken(cfg.dataDir, cfg.registryNotifyToken, generateToken);
     console.log(await ensureRegistry(cfg.registry, cfg.dataDir, { url: `http://${cfg.listen}/webhooks/registry`, token: notifyToken }));
@@ -102,6 +108,7 @@ program
     }
     writeCredentials({ server: http.url, token });
     const worker = startWorker(rt);
+    const builders = await registerBuilderImages({ docker: rt.docker, store: rt.store, registry: cfg.registry, log: (l) => console.log(l) });
     console.log(`\nSlipway v${pkg.version} is up.`);
     console.log(`  API:                  ${http.url}/apis`);
     console.log(`  GitHub webhooks:      ${http.url}/webhooks/github`);
@@ -110,6 +117,7 @@ program
     console.log(`  Health:               ${http.url}/healthz  ${http.url}/readyz`);
     console.log(`  Image registry:       http://${cfg.registry}/v2/`);
     console.log(`  Redis:                ${cfg.redisUrl}`);
+    if (builders.length > 0) console.log(`  S2I builder streams:  ${builders.join(', ')}`);
     const stop = async (): Promise<void> => {
       await worker.close();
       await http.close();
