@@ -9,6 +9,9 @@ import { chromium, type Browser } from 'playwright-core';
 import { BASE_IMAGE, startGitDaemon, type GitServer } from '../support/stack.js';
 import { BC_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 
+// Runs inside the page (serialised, so self-contained); the project is type-checked without the DOM library.
+const logContains = (text: string): boolean => (globalThis as any).document.getElementById('log')?.textContent?.includes(text);
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let s: TestSlipway;
 let git: GitServer;
@@ -52,14 +55,14 @@ test('sign in, list builds, and follow a build log to Complete', async () => {
   await page.dispatchEvent('#ns', 'change');
   await page.waitForSelector(`a[href="/ui/namespaces/${ns}/builds/uiapp-1/log"]`);
   await page.click(`a[href="/ui/namespaces/${ns}/builds/uiapp-1/log"]`);
-  await page.waitForFunction((text) => document.getElementById('log')?.textContent?.includes(text), marker, { timeout: 120000 });
-  await page.waitForFunction(() => document.getElementById('phase')?.textContent === 'Complete', undefined, { timeout: 60000 });
+  await page.waitForFunction(logContains, marker, { timeout: 120000 });
+  await page.waitForFunction(() => (globalThis as any).document.getElementById('phase')?.textContent === 'Complete', undefined, { timeout: 60000 });
   await page.screenshot({ path: `${process.env.TMPDIR ?? '/tmp'}/slipway-ui-build-log.png` });
 
   // The direct link (what a GitHub commit status points at) opens the same log.
   const direct = await browser.newPage();
   await direct.goto(`${s.http.url}/ui`);
-  await direct.evaluate((t) => localStorage.setItem('slipwayToken', t), s.token);
+  await direct.evaluate((t) => (globalThis as any).localStorage.setItem('slipwayToken', t), s.token);
   await direct.goto(`${s.http.url}/ui/namespaces/${ns}/builds/uiapp-1/log`);
-  await direct.waitForFunction((text) => document.getElementById('log')?.textContent?.includes(text), marker);
+  await direct.waitForFunction(logContains, marker);
 });
