@@ -6,7 +6,8 @@
 import { createServer, type Server } from 'node:http';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
-import { TokenStore } from './api/auth.js';
+import { generateToken, TokenStore } from './api/auth.js';
+import { deploymentRouter } from './api/deployments.js';
 import { createApp } from './api/server.js';
 import { webhookRouter } from './api/webhook-routes.js';
 import { dockerBuilder } from './builders/docker/index.js';
@@ -19,15 +20,28 @@ import { BuildQueue } from './queue/build-queue.js';
 import { startBuildWorker, type BuildWorkerHandle } from './queue/build-worker.js';
 import { cancelSupersededBuilds } from './queue/cancel.js';
 import { BUILD_CONFIG, instantiateBuild, type BuildRequest } from './queue/instantiate.js';
+import {
+  onDeploymentImageChange as rollOutImageChange,
+  RolloutQueue,
+  startDeploymentController,
+  startRolloutWorker,
+  type DeploymentControllerHandle,
+  type RolloutWorkerHandle,
+} from './queue/rollouts.js';
 import { RedisBinaryInputStore } from './store/binary-store.js';
 import { RedisBuildLogStore } from './store/build-logs.js';
 import { RedisResourceStore } from './store/resource-store.js';
+import { DeployerSteps } from './strategies/deployer-steps.js';
+import { DockerTarget } from './strategies/docker/docker-target.js';
+import { ReplicaMonitor } from './strategies/docker/replica-monitor.js';
+import { ReplicaStateStore } from './strategies/docker/replica-state.js';
+import { startRouter as startDeployRouter, type RouterHandle } from './strategies/router.js';
+import type { DeployTarget } from './strategies/target.js';
 import { startBuildConfigIndexing } from './triggers/buildconfig-index.js';
 import { CommitStatusPublisher, GitHubCommitStatusReporter } from './triggers/commit-status.js';
 import { RedisDeliveryClaims } from './triggers/delivery-claims.js';
 import {
   dispatchImageChange,
-  logDeploymentImageChange,
   type DeploymentImageChangeHook,
   type ImageChangeOutcome,
 } from './triggers/image-change-dispatch.js';
@@ -57,6 +71,13 @@ export interface Runtime {
    * workers' pushes both call it). `registry` lets it look up who pushed the image.
    */
   dispatchImageChange(update: ImageStreamTagUpdate & { registry?: string }): Promise<ImageChangeOutcome>;
+  /** Where DeploymentConfigs' revisions run (the local Docker engine). */
+  deployTarget: DeployTarget;
+  /** The local target's replica readiness and host ports, shared through Redis. */
+  replicaStates: ReplicaStateStore;
+  rollouts: RolloutQueue;
+  /** Rollout logs, one per revision (`web-3`). */
+  rolloutLogs: RedisBuildLogStore;
   close(): Promise<void>;
 }
 
@@ -65,8 +86,8 @@ export interface RuntimeOptions {
   prefix?: string;
   logger?: Logger;
   /**
-   * Called when a DeploymentConfig's ImageChange trigger fires; the deployments stage
-   * rolls out and records `lastTriggeredImage`. Default: a debug log line.
+   * Called when a DeploymentConfig's ImageChange trigger fires. Default: the deployments
+   * stage's `onDeploymentImageChange` (records `lastTriggeredImage`, rolls out).
    */
   onDeploymentImageChange?: DeploymentImageChangeHook;
 }
@@ -74,7 +95,13 @@ export interface RuntimeOptions {
 export async function createRuntime(config: SlipwayConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const prefix = options.prefix ?? 'slipway';
   const logger = options.logger ?? createLogger(config.logLevel);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
+  // Auto-pipelining sends the commands of concurrent requests (webhook claims, index
+  // lookups, store writes) in one socket write per tick instead of one each.
+  const redis = new Redis(config.redisUrl, {
+    maxRetriesPerRequest: 3,
+    lazyConnect: true,
+    enableAutoPipelining: true,
+  });
   try {
     await redis.connect();
   } catch (err) {
@@ -102,7 +129,27 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
         if (cancelled.length > 0) logger.info({ namespace, build: build.metadata.name, cancelled }, 'SerialLatestOnly cancelled older queued builds');
       },
     });
-  const onDeploymentImageChange = options.onDeploymentImageChange ?? logDeploymentImageChange(logger);
+  const replicaStates = new ReplicaStateStore(redis, prefix);
+  const deployTarget = new DockerTarget({ docker, store, states: replicaStates, logger });
+  const rollouts = new RolloutQueue(config.redisUrl, prefix);
+  // Rollout logs are keyed by revision; their own prefix keeps them apart from build logs.
+  const rolloutLogs = new RedisBuildLogStore(redis, `${prefix}:rollout`);
+  const rollOut: DeploymentImageChangeHook = async (dc, decision) => {
+    for (const t of decision.triggers) {
+      await rollOutImageChange({
+        store,
+        target: deployTarget,
+        rollouts,
+        logger,
+        namespace: dc.metadata.namespace ?? 'default',
+        name: dc.metadata.name,
+        image: t.image,
+        from: { name: t.from.name, ...(t.from.namespace ? { namespace: t.from.namespace } : {}) },
+        containerNames: t.containerNames,
+      });
+    }
+  };
+  const onDeploymentImageChange = options.onDeploymentImageChange ?? rollOut;
   const runtime: Runtime = {
     config,
     prefix,
@@ -119,13 +166,22 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
     instantiate,
     dispatchImageChange: (update) =>
       dispatchImageChange({ store, claims, provenance, instantiate, onDeploymentImageChange, logger }, update),
+    deployTarget,
+    replicaStates,
+    rollouts,
+    rolloutLogs,
     close: async () => {
       await queue.close();
+      await rollouts.close();
+      await deployTarget.close();
       redis.disconnect();
     },
   };
   return runtime;
 }
+
+/** How long `close()` waits for requests in flight (followed logs are cut after this). */
+const SHUTDOWN_GRACE_MS = 5000;
 
 export interface HttpServerHandle {
   server: Server;
@@ -189,6 +245,16 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
     ready: async () => (await rt.redis.ping()) === 'PONG',
     publicRouters: [webhooks],
+    apiRouters: [
+      deploymentRouter({
+        store: rt.store,
+        target: rt.deployTarget,
+        rollouts: rt.rollouts,
+        logs: rt.rolloutLogs,
+        steps: new DeployerSteps(rt.redis, rt.prefix),
+        logger: rt.logger,
+      }),
+    ],
   });
   const { host, port } = parseHostPort(rt.config.listen);
   const server = createServer(app);
@@ -207,9 +273,15 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     server,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
     close: async () => {
+      // Let requests in flight finish first: a webhook whose delivery is claimed must get
+      // its builds queued before Redis goes away, or a redelivery would find it handled.
       await new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
       });
       await stopIndexing();
     },
@@ -275,4 +347,89 @@ export function startWorker(rt: Runtime): BuildWorkerHandle {
       await statuses.idle();
     },
   };
+}
+
+export interface DeploymentsHandle {
+  controller: DeploymentControllerHandle;
+  worker: RolloutWorkerHandle;
+  /** The local target's readiness prober; undefined on other targets. */
+  monitor: ReplicaMonitor | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * The deployments stage of a worker: the DeploymentConfig controller (triggers), the
+ * rollout worker, and the local target's replica monitor (readiness probes). `apiUrl`
+ * is what Custom deployers are given to reach the API.
+ */
+export async function startDeployments(
+  rt: Runtime,
+  options: { apiUrl?: string; resyncMs?: number } = {},
+): Promise<DeploymentsHandle> {
+  // Readiness on the local target is Slipway's job; on Kubernetes it is the kubelet's.
+  const monitor =
+    rt.deployTarget instanceof DockerTarget
+      ? new ReplicaMonitor({
+          docker: rt.docker,
+          redis: rt.redis,
+          prefix: rt.prefix,
+          states: rt.replicaStates,
+          store: rt.store,
+          logger: rt.logger,
+        })
+      : undefined;
+  monitor?.start();
+  const apiUrl = options.apiUrl ?? rt.config.publicUrl ?? `http://${rt.config.listen}`;
+  const worker = startRolloutWorker(
+    {
+      store: rt.store,
+      target: rt.deployTarget,
+      logs: rt.rolloutLogs,
+      logger: rt.logger,
+      issueToken: async (scope, ttlSeconds) => {
+        const token = generateToken();
+        await rt.tokens.add(token, scope, ttlSeconds);
+        return token;
+      },
+      apiUrl: () => apiUrl,
+      steps: new DeployerSteps(rt.redis, rt.prefix),
+    },
+    {
+      redisUrl: rt.config.redisUrl,
+      prefix: rt.prefix,
+      lockDurationMs: rt.config.workerLockMs,
+      stalledIntervalMs: rt.config.stalledIntervalMs,
+    },
+  );
+  const controller = await startDeploymentController({
+    store: rt.store,
+    target: rt.deployTarget,
+    rollouts: rt.rollouts,
+    logger: rt.logger,
+    ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
+    onDelete: (ns, rc) => rt.rolloutLogs.deleteLog(ns, rc),
+  });
+  return {
+    controller,
+    worker,
+    monitor,
+    close: async () => {
+      await controller.stop();
+      await worker.close();
+      await monitor?.stop();
+    },
+  };
+}
+
+/** The local target's router on `routerListen`: Routes → Services → ready replicas. */
+export function startRouter(rt: Runtime): Promise<RouterHandle> {
+  const { host, port } = parseHostPort(rt.config.routerListen);
+  return startDeployRouter({
+    store: rt.store,
+    states: rt.replicaStates,
+    logger: rt.logger,
+    host,
+    port,
+    domain: rt.config.routerDomain,
+  });
 }

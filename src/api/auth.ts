@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import { UnauthorizedError } from '../core/errors.js';
+import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -46,6 +46,26 @@ export class TokenStore {
   }
 }
 
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/**
+ * What a scoped token may do. `deployer:{ns}/{dc}` (a Custom strategy's token) reads its
+ * DeploymentConfig, asks for deploy steps of it, and reads and scales that config's
+ * revisions (`{dc}-{N}`), nothing else. Other scopes are not restricted here.
+ */
+export function scopeAllows(scope: string, method: string, path: string): boolean {
+  const m = /^deployer:([^/]+)\/(.+)$/.exec(scope);
+  if (!m) return true;
+  const ns = escape(m[1]!);
+  const dc = escape(m[2]!);
+  const read = method === 'GET' || method === 'HEAD';
+  if (read && new RegExp(`^/apis/apps\\.openshift\\.io/v1/namespaces/${ns}/deploymentconfigs/${dc}(/log)?$`).test(path)) return true;
+  if (method === 'POST' && new RegExp(`^/apis/apps\\.openshift\\.io/v1/namespaces/${ns}/deploymentconfigs/${dc}/deploy$`).test(path)) return true;
+  if (read && new RegExp(`^/api/v1/namespaces/${ns}/replicationcontrollers$`).test(path)) return true;
+  const revision = new RegExp(`^/api/v1/namespaces/${ns}/replicationcontrollers/${dc}-\\d+(/scale)?$`);
+  return revision.test(path) && (read || (method === 'PUT' && path.endsWith('/scale')));
+}
+
 export function requireToken(tokens: TokenStore): RequestHandler {
   return (req, res, next) => {
     const header = req.headers.authorization ?? '';
@@ -53,6 +73,9 @@ export function requireToken(tokens: TokenStore): RequestHandler {
     if (!match) return next(new UnauthorizedError('Unauthorized: send "Authorization: Bearer TOKEN"'));
     tokens.verify(match[1]!).then((scope) => {
       if (!scope) return next(new UnauthorizedError('Unauthorized: the bearer token is not valid'));
+      if (!scopeAllows(scope, req.method, req.path)) {
+        return next(new ForbiddenError(`Forbidden: this token (scope "${scope}") may not ${req.method} ${req.path}`));
+      }
       res.locals.scope = scope;
       next();
     }, next);

@@ -8,13 +8,14 @@ import tar from 'tar-fs';
 import { Command, Option } from 'commander';
 import { loadConfig, type SlipwayConfig } from '../core/config.js';
 import { lookupKind, resourcePath, type Resource } from '../core/resource.js';
-import { createRuntime, startHttpServer, startWorker } from '../runtime.js';
+import { createRuntime, startDeployments, startHttpServer, startRouter, startWorker } from '../runtime.js';
 import { generateToken } from '../api/auth.js';
 import { registerBuilderImages } from '../registry/builder-streams.js';
 import { ApiError, parseTarget, SlipwayClient } from './client.js';
 import { readCredentials, writeCredentials } from './credentials.js';
 import { ensureRedis, ensureRegistry, registryNotifyToken } from './local-stack.js';
 import { describe, formatResources } from './output.js';
+import { registerRolloutCommands } from './rollout.js';
 import { parseManifests } from './manifests.js';
 import { ensureSampleRepo, sampleBuildConfig } from './sample.js';
 
@@ -108,6 +109,8 @@ program
     }
     writeCredentials({ server: http.url, token });
     const worker = startWorker(rt);
+    const deployments = await startDeployments(rt, { apiUrl: http.url });
+    const router = await startRouter(rt);
     const builders = await registerBuilderImages({ docker: rt.docker, store: rt.store, registry: cfg.registry, log: (l) => console.log(l) });
     console.log(`\nSlipway v${pkg.version} is up.`);
     console.log(`  API:                  ${http.url}/apis`);
@@ -117,9 +120,12 @@ program
     console.log(`  Health:               ${http.url}/healthz  ${http.url}/readyz`);
     console.log(`  Image registry:       http://${cfg.registry}/v2/`);
     console.log(`  Redis:                ${cfg.redisUrl}`);
+    console.log(`  Router (Routes):      ${router.url}  (a Route without spec.host answers to NAME-NAMESPACE.${cfg.routerDomain})`);
     if (builders.length > 0) console.log(`  S2I builder streams:  ${builders.join(', ')}`);
     const stop = async (): Promise<void> => {
       await worker.close();
+      await deployments.close();
+      await router.close();
       await http.close();
       await rt.close();
       process.exit(0);
@@ -160,14 +166,20 @@ program
 
 program
   .command('worker')
-  .description('run a build worker only (any number of them may share one Redis)')
+  .description('run a worker: builds, rollouts and, for the local Docker target, its router (any number may share one Redis)')
   .option('--concurrency <n>', 'builds run at once by this worker')
   .action(async (opts: { concurrency?: string }) => {
     const rt = await createRuntime(config(opts.concurrency ? { workerConcurrency: opts.concurrency } : {}));
     const worker = startWorker(rt);
-    console.log(`Slipway worker ${worker.id} taking builds from ${rt.config.redisUrl}`);
+    // Replicas publish on this machine's loopback: the router runs where they do.
+    const deployments = await startDeployments(rt);
+    const router = await startRouter(rt);
+    console.log(`Slipway worker ${worker.id} taking builds and rollouts from ${rt.config.redisUrl}`);
+    console.log(`Router (Routes) listening on ${router.url}`);
     const stop = async (): Promise<void> => {
       await worker.close();
+      await deployments.close();
+      await router.close();
       await rt.close();
       process.exit(0);
     };
@@ -372,6 +384,8 @@ program
       console.log(`build.build.openshift.io/${name} cancelled`);
     }
   });
+
+registerRolloutCommands(program, client, ns);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof ApiError ? err.message : `error: ${(err as Error).message}`);

@@ -52,6 +52,18 @@ function columns(info: KindInfo, obj: Resource, allNamespaces: boolean): string[
       const data = (obj as { data?: Record<string, string> }).data ?? {};
       return [...ns, obj.metadata.name, String((obj as { type?: string }).type ?? 'Opaque'), String(Object.keys(data).length), age(obj.metadata.creationTimestamp)];
     }
+    case 'DeploymentConfig': {
+      // As `oc get dc`: the revision, replicas wanted and running, what triggers it.
+      const st = (obj.status ?? {}) as { latestVersion?: number; replicas?: number };
+      const triggers = ((spec?.triggers ?? []) as { type: string; imageChangeParams?: { from?: { name?: string } } }[])
+        .map((t) => (t.type === 'ConfigChange' ? 'config' : `image(${t.imageChangeParams?.from?.name ?? ''})`))
+        .join(',');
+      return [...ns, obj.metadata.name, String(st.latestVersion ?? 0), String(spec?.replicas ?? 1), String(st.replicas ?? 0), triggers];
+    }
+    case 'ReplicationController': {
+      const st = (obj.status ?? {}) as { replicas?: number; readyReplicas?: number };
+      return [...ns, obj.metadata.name, String(spec?.replicas ?? 0), String(st.replicas ?? 0), String(st.readyReplicas ?? 0), obj.metadata.annotations?.['openshift.io/deployment.phase'] ?? '', age(obj.metadata.creationTimestamp)];
+    }
     default:
       return [...ns, obj.metadata.name, age(obj.metadata.creationTimestamp)];
   }
@@ -68,6 +80,10 @@ function headers(info: KindInfo, allNamespaces: boolean): string[] {
       return [...ns, 'NAME', 'IMAGE REPOSITORY', 'TAGS', 'UPDATED'];
     case 'Secret':
       return [...ns, 'NAME', 'TYPE', 'DATA', 'AGE'];
+    case 'DeploymentConfig':
+      return [...ns, 'NAME', 'REVISION', 'DESIRED', 'CURRENT', 'TRIGGERED BY'];
+    case 'ReplicationController':
+      return [...ns, 'NAME', 'DESIRED', 'CURRENT', 'READY', 'PHASE', 'AGE'];
     default:
       return [...ns, 'NAME', 'AGE'];
   }

@@ -22,6 +22,8 @@ export const configSchema = z.object({
   registryNotifyToken: z.string().optional(),
   githubSecret: z.string().optional(),
   routerListen: z.string().default('127.0.0.1:8081'),
+  /** Routes without `spec.host` answer to `{name}-{namespace}.{routerDomain}` (`*.localhost` resolves to loopback). */
+  routerDomain: z.string().default('localhost'),
   /** A CA bundle handed to every build (OpenShift's mountTrustedCA). */
   trustedCA: z.string().optional(),
   httpProxy: z.string().optional(),
@@ -44,6 +46,10 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Base URL links in commit statuses point to. */
   publicUrl: z.string().optional(),
+  /** Token that posts commit statuses to GitHub; unset, no statuses are posted. */
+  githubToken: z.string().optional(),
+  /** GitHub's REST API: `https://HOST/api/v3` for GitHub Enterprise Server. */
+  githubApiUrl: z.string().url().default('https://api.github.com'),
 });
 export type SlipwayConfig = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

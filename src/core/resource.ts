@@ -47,6 +47,8 @@ export const KINDS: readonly KindInfo[] = [
   kindInfo('route.openshift.io', 'v1', 'Route', 'routes'),
   kindInfo('', 'v1', 'Secret', 'secrets'),
   kindInfo('', 'v1', 'Service', 'services'),
+  // A DeploymentConfig's revisions; on the local target Slipway keeps them, on Kubernetes the cluster does.
+  kindInfo('', 'v1', 'ReplicationController', 'replicationcontrollers'),
 ];
 
 export function apiVersionOf(info: KindInfo): string {
@@ -70,6 +72,7 @@ const SHORT_NAMES: Record<string, string> = {
   is: 'ImageStream',
   dc: 'DeploymentConfig',
   svc: 'Service',
+  rc: 'ReplicationController',
 };
 export function lookupKindByName(word: string): KindInfo | undefined {
   const w = word.toLowerCase();

@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { buildConfigSpec, buildSpec, buildStatus } from './build-types.js';
+import { deploymentConfigSpec, routeSpec, serviceSpec } from './deploy-types.js';
+import { deploymentConfigCauses, withDeploymentConfigDefaults } from './deploy-validation.js';
 import { InputError, type FieldCause } from './errors.js';
 import { imageStreamSpec } from './image-types.js';
 import { DNS1123_SUBDOMAIN, type KindInfo, type Resource } from './resource.js';
@@ -31,6 +33,9 @@ const SCHEMAS: Record<string, z.ZodType> = {
   Build: z.looseObject({ metadata, spec: buildSpec, status: buildStatus.optional() }),
   ImageStream: z.looseObject({ metadata, spec: imageStreamSpec.optional(), status: anyObject.optional() }),
   Secret: z.intersection(z.looseObject({ metadata }), secretBody),
+  DeploymentConfig: z.looseObject({ metadata, spec: deploymentConfigSpec, status: anyObject.optional() }),
+  Service: z.looseObject({ metadata, spec: serviceSpec }),
+  Route: z.looseObject({ metadata, spec: routeSpec, status: anyObject.optional() }),
 };
 
 function toCauses(error: z.ZodError): FieldCause[] {
@@ -45,6 +50,7 @@ const GIT_URI = /^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/;
 
 function semanticCauses(kind: string, obj: Resource, allowFileSources: boolean): FieldCause[] {
   const causes: FieldCause[] = [];
+  if (kind === 'DeploymentConfig') return deploymentConfigCauses(obj);
   if (kind !== 'BuildConfig' && kind !== 'Build') return causes;
   const spec = obj.spec as z.infer<typeof buildSpec>;
   const uri = spec.source.git?.uri;
@@ -114,6 +120,7 @@ export function validateResource(info: KindInfo, obj: Resource, options: Validat
     throw new InputError(`${info.kind}.${info.group || 'core'} "${name}" is invalid: ${detail}`, { causes });
   }
   if (info.kind === 'Secret') return normaliseSecret(obj);
+  if (info.kind === 'DeploymentConfig') return withDeploymentConfigDefaults(obj);
   return obj;
 }
 
