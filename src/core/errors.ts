@@ -81,7 +81,12 @@ export class BuildFailure extends SlipwayError {
   constructor(
     reason: BuildReason,
     message: string,
-    options: { phase?: 'Failed' | 'Error'; retryable?: boolean; cause?: unknown; logSnippet?: string | undefined } = {},
+    options: {
+      phase?: 'Failed' | 'Error';
+      retryable?: boolean;
+      cause?: unknown;
+      logSnippet?: string | undefined;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.reason = reason;
