@@ -327,6 +327,16 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
         log: log.line,
       });
     }
+    // An extended build's runtime image: the S2I builder takes a DockerImage reference.
+    const runtime = (spec.strategy.sourceStrategy as { runtimeImage?: { kind?: string; name: string; namespace?: string } } | undefined)?.runtimeImage;
+    if (strategyType === 'Source' && runtime && (runtime.kind ?? 'DockerImage') !== 'DockerImage') {
+      try {
+        const ref = await resolveImageReference(deps.store, runtime, namespace);
+        (spec.strategy.sourceStrategy as Record<string, unknown>).runtimeImage = { kind: 'DockerImage', name: ref };
+      } catch (err) {
+        throw new BuildFailure('PullBuilderImageFailed', `cannot resolve runtimeImage ${runtime.kind} "${runtime.name}": ${errorMessage(err)}`, { cause: err });
+      }
+    }
     if (strategyType === 'Source' && spec.strategy.sourceStrategy?.incremental && output) {
       previousImage = await previousOutput(ctx, output, log.line);
     }
