@@ -95,13 +95,7 @@ export interface RuntimeOptions {
 export async function createRuntime(config: SlipwayConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const prefix = options.prefix ?? 'slipway';
   const logger = options.logger ?? createLogger(config.logLevel);
-  // Auto-pipelining sends the commands of concurrent requests (webhook claims, index
-  // lookups, store writes) in one socket write per tick instead of one each.
-  const redis = new Redis(config.redisUrl, {
-    maxRetriesPerRequest: 3,
-    lazyConnect: true,
-    enableAutoPipelining: true,
-  });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
   try {
     await redis.connect();
   } catch (err) {
@@ -244,7 +238,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     logger: rt.logger,
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
     ready: async () => (await rt.redis.ping()) === 'PONG',
-    publicRouters: [webhooks],
+    publicRouters: [webhooks.router],
     apiRouters: [
       deploymentRouter({
         store: rt.store,
@@ -275,6 +269,8 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     close: async () => {
       // Let requests in flight finish first: a webhook whose delivery is claimed must get
       // its builds queued before Redis goes away, or a redelivery would find it handled.
+      // Webhook handlers are waited for themselves: their clients may have hung up.
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         server.close(() => {
@@ -283,6 +279,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
         });
         server.closeIdleConnections();
       });
+      await Promise.race([webhooks.drain(), deadline]);
       await stopIndexing();
     },
   };

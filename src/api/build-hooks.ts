@@ -1,11 +1,12 @@
 /** What the API does around writes of build resources: ConfigChange builds, cancel, cascade delete. */
-import type { BuildConfigSpec, BuildStatus } from '../core/build-types.js';
+import type { BuildStatus } from '../core/build-types.js';
 import { isTerminal } from '../core/build-phase.js';
 import type { Logger } from '../core/logger.js';
 import type { KindInfo, Resource } from '../core/resource.js';
 import type { BuildQueue } from '../queue/build-queue.js';
 import { cancelBuild } from '../queue/cancel.js';
 import { BUILD, instantiateBuild, type BuildRequest } from '../queue/instantiate.js';
+import { decideConfigChange } from '../triggers/config-change.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { ResourceHooks } from './resources.js';
@@ -30,13 +31,10 @@ export function buildHooks(deps: BuildHookDeps): ResourceHooks {
   return {
     async afterCreate(info: KindInfo, obj: Resource) {
       if (info.kind === 'BuildConfig') {
-        const triggers = (obj.spec as BuildConfigSpec).triggers ?? [];
-        if (triggers.some((t) => t.type === 'ConfigChange')) {
-          // OpenShift starts a new BuildConfig's first build when it has a ConfigChange trigger.
-          await instantiate(obj.metadata.namespace!, obj.metadata.name, {
-            triggeredBy: [{ message: 'Build configuration change' }],
-          });
-        }
+        // OpenShift starts a new BuildConfig's first build when it has a ConfigChange
+        // trigger, unless it is created paused. Only the server that stored it gets here.
+        const decision = decideConfigChange(obj);
+        if (decision.fire) await instantiate(obj.metadata.namespace!, obj.metadata.name, decision.request);
       } else if (info.kind === 'Build') {
         // A Build created directly (not through instantiate) runs like any other.
         await store.update(BUILD, obj.metadata.namespace!, obj.metadata.name, (cur) => {

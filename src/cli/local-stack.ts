@@ -4,7 +4,7 @@
  * so a second `up` finds and reuses them.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { parseHostPort } from '../core/config.js';
@@ -30,10 +30,12 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs 
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-function daemon(command: string, args: string[], logFile: string): void {
+/** Starts a background daemon and writes its pid beside its log, for `kill $(cat …)`. */
+function daemon(command: string, args: string[], logFile: string, pidFile: string): void {
   const out = openSync(logFile, 'a');
   const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
   child.on('error', () => undefined);
+  if (child.pid !== undefined) writeFileSync(pidFile, `${child.pid}\n`);
   child.unref();
 }
 
@@ -46,14 +48,34 @@ export async function ensureRedis(redisUrl: string, dataDir: string): Promise<st
   if (!LOOPBACK.has(host)) throw new Error(`Redis at ${redisUrl} does not answer, and it is not on this machine to start`);
   const dir = join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
-  daemon('redis-server', ['--port', String(port), '--bind', host, '--appendonly', 'yes', '--dir', dir], join(dir, 'redis.log'));
+  daemon('redis-server', ['--port', String(port), '--bind', host, '--appendonly', 'yes', '--dir', dir], join(dir, 'redis.log'), join(dir, 'redis.pid'));
   await waitUntil('redis-server', () => answers(host, port));
-  return `started redis-server on ${host}:${port} (data in ${dir}, AOF on)`;
+  return `started redis-server on ${host}:${port} (data in ${dir}, AOF on, pid in ${join(dir, 'redis.pid')})`;
 }
 
 export interface RegistryNotifications {
   url: string;
   token: string;
+}
+
+/**
+ * The bearer token the local registry sends with its notifications. It is written into
+ * the registry's config when `up` starts the registry, and the registry keeps running
+ * after `up` exits, so a later `up` must use the same token: it is kept in the data
+ * directory (mode 0600) and read back. SLIPWAY_REGISTRY_NOTIFY_TOKEN, when set, wins.
+ */
+export function registryNotifyToken(dataDir: string, configured: string | undefined, generate: () => string): string {
+  const dir = join(dataDir, 'registry');
+  const file = join(dir, 'notify-token');
+  if (configured) return configured;
+  if (existsSync(file)) {
+    const saved = readFileSync(file, 'utf8').trim();
+    if (saved) return saved;
+  }
+  mkdirSync(dir, { recursive: true });
+  const token = generate();
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
 }
 
 /** Starts docker-registry on `registry` (HOST:PORT) if nothing answers there. */
@@ -85,7 +107,7 @@ export async function ensureRegistry(registry: string, dataDir: string, notify?:
     );
   }
   writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`, { mode: 0o600 });
-  daemon('docker-registry', ['serve', join(dir, 'config.yml')], join(dir, 'registry.log'));
+  daemon('docker-registry', ['serve', join(dir, 'config.yml')], join(dir, 'registry.log'), join(dir, 'registry.pid'));
   await waitUntil('docker-registry', () => answers(host, port));
-  return `started docker-registry on ${registry} (data in ${dir})`;
+  return `started docker-registry on ${registry} (data in ${dir}, notifying ${notify ? notify.url : 'nobody'}, pid in ${join(dir, 'registry.pid')})`;
 }

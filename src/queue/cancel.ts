@@ -1,9 +1,10 @@
 /** Cancelling a build at any phase: New ends at once, a running build is stopped by its worker. */
-import type { BuildStatus } from '../core/build-types.js';
+import type { BuildConfigSpec, BuildStatus } from '../core/build-types.js';
 import { isTerminal } from '../core/build-phase.js';
 import { nowTimestamp, type Resource } from '../core/resource.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import { buildRunInfo, buildsToCancel, type BuildRunInfo } from '../triggers/run-policy.js';
 import type { BuildQueue } from './build-queue.js';
 import { BUILD } from './instantiate.js';
 
@@ -13,6 +14,8 @@ export interface CancelBuildOptions {
   logs: BuildLogStore;
   namespace: string;
   name: string;
+  /** `status.message` of a build ended here; the default says a user cancelled it. */
+  message?: string;
 }
 
 /**
@@ -30,7 +33,7 @@ export async function cancelBuild(options: CancelBuildOptions): Promise<Resource
     if (endedHere) {
       next.phase = 'Cancelled';
       next.reason = 'CancelledBuild';
-      next.message = 'The build was cancelled by the user.';
+      next.message = options.message ?? 'The build was cancelled by the user.';
       next.completionTimestamp = nowTimestamp();
     }
     cur.status = next;
@@ -38,10 +41,40 @@ export async function cancelBuild(options: CancelBuildOptions): Promise<Resource
   });
   if (endedHere) {
     await options.queue.removeIfWaiting(namespace, name);
-    await options.logs.appendLog(namespace, name, ['Build cancelled before it started.']);
+    await options.logs.appendLog(namespace, name, [options.message ? `Build cancelled before it started. ${options.message}` : 'Build cancelled before it started.']);
     await options.logs.closeLog(namespace, name, 'Cancelled');
   }
   return updated;
+}
+
+/**
+ * SerialLatestOnly, when `build` has just been created: cancels every older build of its
+ * BuildConfig that has not started (`buildsToCancel`), before `build` is queued. Returns
+ * the names cancelled. Other run policies cancel nothing.
+ */
+export async function cancelSupersededBuilds(options: {
+  store: ResourceStore;
+  queue: BuildQueue;
+  logs: BuildLogStore;
+  build: Resource;
+  buildConfig: Resource;
+}): Promise<string[]> {
+  const runPolicy = (options.buildConfig.spec as Partial<BuildConfigSpec> | undefined)?.runPolicy;
+  const newBuild = buildRunInfo(options.build);
+  if (runPolicy !== 'SerialLatestOnly' || !newBuild) return [];
+  const namespace = options.build.metadata.namespace ?? 'default';
+  const siblings = await options.store.list(BUILD, namespace, `openshift.io/build-config.name=${options.buildConfig.metadata.name}`);
+  const builds = siblings.map(buildRunInfo).filter((b): b is BuildRunInfo => b !== undefined);
+  const names = buildsToCancel({ runPolicy, builds, newBuild });
+  for (const name of names) {
+    await cancelBuild({
+      ...options,
+      namespace,
+      name,
+      message: `The build was cancelled: ${newBuild.name} is newer (runPolicy SerialLatestOnly).`,
+    });
+  }
+  return names;
 }
 
 /** Marks a build whose job BullMQ gave up on (stalled too often) as Error, if it has not ended. */

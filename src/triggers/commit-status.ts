@@ -220,3 +220,40 @@ export class GitHubCommitStatusReporter {
     }
   }
 }
+
+/**
+ * Feeds build phase changes to a reporter without holding the build: each call returns
+ * at once, reports of one build are sent one after another in phase order (so a late
+ * `pending` never lands after `success`), and a phase already reported for the same
+ * commit is not posted again (the runner also tells of status writes that change no
+ * phase).
+ */
+export class CommitStatusPublisher {
+  private readonly builds = new Map<string, { tail: Promise<unknown>; last?: string }>();
+
+  constructor(private readonly reporter: Pick<GitHubCommitStatusReporter, 'report'>) {}
+
+  publish(build: Resource): void {
+    const key = `${build.metadata.namespace ?? 'default'}/${build.metadata.name}`;
+    const phase = ((build.status as { phase?: BuildPhase } | undefined)?.phase ?? 'New') as BuildPhase;
+    const commit = (build.spec as Partial<BuildSpec> | undefined)?.revision?.git?.commit ?? '';
+    const seen = `${commit}|${phase}`;
+    const entry = this.builds.get(key) ?? { tail: Promise.resolve() };
+    if (entry.last === seen) return;
+    entry.last = seen;
+    const ended = COMMIT_STATE_FOR_PHASE[phase] !== 'pending';
+    const tail = entry.tail.then(() => this.reporter.report(build));
+    entry.tail = tail;
+    this.builds.set(key, entry);
+    if (ended) {
+      void tail.then(() => {
+        if (this.builds.get(key)?.tail === tail) this.builds.delete(key);
+      });
+    }
+  }
+
+  /** Resolves when every report handed over so far has been sent (worker shutdown, tests). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.builds.values()].map((e) => e.tail));
+  }
+}

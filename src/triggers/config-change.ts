@@ -15,8 +15,8 @@ export type ConfigChangeDecision =
 
 /**
  * Whether a stored BuildConfig's ConfigChange trigger should start its first build now.
- * Every server watching the store sees the same ADDED event: claim
- * `configchange:{uid}` with claimDelivery before instantiating, so only one acts.
+ * The API calls it once, after the create it served (src/api/build-hooks.ts), so no
+ * other server acts on the same BuildConfig.
  */
 export function decideConfigChange(buildConfig: Resource): ConfigChangeDecision {
   const spec = buildConfig.spec as Partial<BuildConfigSpec> | undefined;
@@ -28,9 +28,4 @@ export function decideConfigChange(buildConfig: Resource): ConfigChangeDecision 
   const lastVersion = (buildConfig.status as BuildConfigStatus | undefined)?.lastVersion ?? 0;
   if (lastVersion > 0) return { fire: false, reason: `BuildConfig already has ${lastVersion} build(s)` };
   return { fire: true, request: { triggeredBy: [configChangeCause()] } };
-}
-
-/** The claimDelivery id that makes a ConfigChange build start once across servers. */
-export function configChangeDeliveryId(buildConfig: Resource): string {
-  return `configchange:${buildConfig.metadata.uid ?? `${buildConfig.metadata.namespace}/${buildConfig.metadata.name}`}`;
 }

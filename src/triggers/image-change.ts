@@ -12,7 +12,11 @@
  * - several triggers of one BuildConfig firing for one update start one build.
  *
  * Slipway adds a loop guard: a build's own output never retriggers the BuildConfig that
- * made it, whether it says so (`producedBy`) or the trigger follows the output tag.
+ * made it. When the update says who produced the image (`producedBy`), that decides;
+ * when it says the image came from outside Slipway's builds (`external`, a user's
+ * `docker push`), the trigger fires even on the BuildConfig's own output tag, so a
+ * config whose output is its own input builds once per external image; when the origin
+ * is unknown, a trigger on the BuildConfig's own output tag does not fire.
  */
 import type { BuildConfigSpec, BuildTriggerPolicy, ObjectReference } from '../core/build-types.js';
 import type { Resource } from '../core/resource.js';
@@ -32,6 +36,11 @@ export interface ImageStreamTagUpdate {
   dockerImageReference: string;
   /** The BuildConfig whose build pushed this image, when known (the build's output). */
   producedBy?: ObjectKey;
+  /**
+   * The image is known not to be any Slipway build's output (no build was pushing to
+   * this tag): the output-tag loop guard does not apply.
+   */
+  external?: boolean;
 }
 
 export interface SkippedTrigger {
@@ -118,13 +127,15 @@ export function decideBuildImageChange(input: {
       return;
     }
     if (
+      !update.producedBy &&
+      !update.external &&
       output &&
       (output.kind ?? 'ImageStreamTag') === 'ImageStreamTag' &&
       followsUpdate(output, ns, update)
     ) {
       skipped.push({
         triggerIndex: i,
-        reason: `loop guard: the trigger follows ${update.stream}:${update.tag}, which is this BuildConfig's output`,
+        reason: `loop guard: the trigger follows ${update.stream}:${update.tag}, which is this BuildConfig's output, and the image's origin is unknown`,
       });
       return;
     }

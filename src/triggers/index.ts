@@ -13,14 +13,25 @@ export {
 } from './causes.js';
 export {
   buildLogUrl,
+  CommitStatusPublisher,
   GitHubCommitStatusReporter,
   planCommitStatus,
   type CommitStatusReporterOptions,
   type ReportOutcome,
 } from './commit-status.js';
-export { configChangeDeliveryId, decideConfigChange } from './config-change.js';
+export { decideConfigChange } from './config-change.js';
 export { DEFAULT_DELIVERY_TTL_SECONDS, RedisDeliveryClaims, type DeliveryClaims } from './delivery-claims.js';
 export { normalizeGitUri, repositoryCoordinates, sameRepository } from './git-uri.js';
+export {
+  dispatchImageChange,
+  imageChangeDeliveryId,
+  logDeploymentImageChange,
+  type DeploymentImageChangeHook,
+  type FiredDeploymentDecision,
+  type ImageChangeDispatchDeps,
+  type ImageChangeOutcome,
+} from './image-change-dispatch.js';
+export { RedisImageProvenance, type ImageLocation, type ImageProvenance } from './image-provenance.js';
 export {
   decideBuildImageChange,
   decideDeploymentImageChange,
@@ -44,6 +55,7 @@ export {
   buildsToCancel,
   mayStartBuild,
   nextRunnableBuilds,
+  supersededBy,
   type RunPolicy,
 } from './run-policy.js';
 export type { ObjectKey, PushEvent, TriggeredBuildRequest, WebhookSource } from './types.js';

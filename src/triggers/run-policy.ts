@@ -63,6 +63,34 @@ export function buildsToCancel(input: {
     .map((b) => b.name);
 }
 
+/**
+ * SerialLatestOnly, seen from a queued build about to start: the newest queued build of
+ * the config, when it supersedes this one. `buildsToCancel` runs when a build is
+ * created, but two servers creating builds at once can each miss the other's; OpenShift
+ * closes that race by re-examining builds, and a worker asking this before it starts a
+ * build does the same. Undefined when the build may go ahead (or the policy is another).
+ */
+export function supersededBy(input: {
+  runPolicy: RunPolicy | undefined;
+  builds: readonly BuildRunInfo[];
+  build: Pick<BuildRunInfo, 'name' | 'number'>;
+}): string | undefined {
+  if (input.runPolicy !== 'SerialLatestOnly') return undefined;
+  const newest = input.builds
+    .filter((b) => QUEUED.has(b.phase))
+    .reduce<BuildRunInfo | undefined>(
+      (max, b) => (max === undefined || b.number > max.number ? b : max),
+      undefined,
+    );
+  if (!newest || newest.number <= input.build.number) return undefined;
+  const builds = input.builds.some((b) => b.name === input.build.name)
+    ? input.builds
+    : [...input.builds, { ...input.build, phase: 'New' as const }];
+  return buildsToCancel({ runPolicy: input.runPolicy, builds, newBuild: newest }).includes(input.build.name)
+    ? newest.name
+    : undefined;
+}
+
 export type StartDecision = { mayStart: true } | { mayStart: false; waitingFor: string[]; reason: string };
 
 /**

@@ -6,7 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig, type ConfigInput } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/logger.js';
 import type { Resource } from '../../src/core/resource.js';
-import { createRuntime, startHttpServer, startWorker, type HttpServerHandle, type Runtime } from '../../src/runtime.js';
+import {
+  createRuntime,
+  startHttpServer,
+  startWorker,
+  type HttpServerHandle,
+  type Runtime,
+  type RuntimeOptions,
+} from '../../src/runtime.js';
 import type { BuildWorkerHandle } from '../../src/queue/build-worker.js';
 import { startRedis, startRegistry, waitFor, type RedisHandle, type RegistryHandle } from './stack.js';
 
@@ -30,6 +37,8 @@ export interface TestSlipwayOptions {
   config?: Partial<ConfigInput>;
   workers?: number;
   registry?: RegistryHandle;
+  /** Runtime hooks (the DeploymentConfig image-change hook). */
+  runtime?: Omit<RuntimeOptions, 'logger'>;
 }
 
 export const BC_PATH = (ns: string, name = '') => `/apis/build.openshift.io/v1/namespaces/${ns}/buildconfigs${name ? `/${name}` : ''}`;
@@ -52,7 +61,7 @@ export async function startSlipway(options: TestSlipwayOptions = {}): Promise<Te
       ...options.config,
     },
   });
-  const rt = await createRuntime(config, { logger: createLogger('silent') });
+  const rt = await createRuntime(config, { ...options.runtime, logger: createLogger('silent') });
   const http = await startHttpServer(rt);
   const workers: BuildWorkerHandle[] = [];
   for (let i = 0; i < (options.workers ?? 1); i++) workers.push(startWorker(rt));

@@ -4,7 +4,7 @@
  * stops it afterwards.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -198,7 +198,7 @@ export interface GitServer {
   stop(): Promise<void>;
 }
 
-function makeCommitter(root: string): GitServer['commit'] {
+export function makeCommitter(root: string): GitServer['commit'] {
   return (name, files, options = {}) => {
     const branch = options.branch ?? 'main';
     const bare = join(root, `${name}.git`);
@@ -261,41 +261,7 @@ export async function startGitHttpServer(credentials: { username: string; passwo
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="slipway-test"' }).end('auth required\n');
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://x');
-    const cgi = spawn('git', ['http-backend'], {
-      env: {
-        ...process.env,
-        GIT_PROJECT_ROOT: root,
-        GIT_HTTP_EXPORT_ALL: '1',
-        PATH_INFO: decodeURIComponent(url.pathname),
-        QUERY_STRING: url.search.slice(1),
-        REQUEST_METHOD: req.method ?? 'GET',
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        REMOTE_USER: credentials.username,
-        HTTP_GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
-      },
-    });
-    req.pipe(cgi.stdin);
-    let head = Buffer.alloc(0);
-    let headerDone = false;
-    cgi.stdout.on('data', (chunk: Buffer) => {
-      if (headerDone) return void res.write(chunk);
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      headerDone = true;
-      let status = 200;
-      for (const line of head.subarray(0, end).toString().split('\r\n')) {
-        const i = line.indexOf(':');
-        const k = line.slice(0, i).trim();
-        const v = line.slice(i + 1).trim();
-        if (k.toLowerCase() === 'status') status = parseInt(v, 10);
-        else res.setHeader(k, v);
-      }
-      res.writeHead(status);
-      res.write(head.subarray(end + 4));
-    });
-    cgi.on('close', () => res.end());
+    gitHttpBackend(root, req, res, credentials.username);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address();
@@ -309,4 +275,43 @@ export async function startGitHttpServer(credentials: { username: string; passwo
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Answers one smart-HTTP git request for the bare repos under `root` with `git http-backend` (CGI). */
+export function gitHttpBackend(root: string, req: IncomingMessage, res: ServerResponse, remoteUser = 'anonymous'): void {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const cgi = spawn('git', ['http-backend'], {
+    env: {
+      ...process.env,
+      GIT_PROJECT_ROOT: root,
+      GIT_HTTP_EXPORT_ALL: '1',
+      PATH_INFO: decodeURIComponent(url.pathname),
+      QUERY_STRING: url.search.slice(1),
+      REQUEST_METHOD: req.method ?? 'GET',
+      CONTENT_TYPE: req.headers['content-type'] ?? '',
+      REMOTE_USER: remoteUser,
+      HTTP_GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+    },
+  });
+  req.pipe(cgi.stdin);
+  let head = Buffer.alloc(0);
+  let headerDone = false;
+  cgi.stdout.on('data', (chunk: Buffer) => {
+    if (headerDone) return void res.write(chunk);
+    head = Buffer.concat([head, chunk]);
+    const end = head.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    headerDone = true;
+    let status = 200;
+    for (const line of head.subarray(0, end).toString().split('\r\n')) {
+      const i = line.indexOf(':');
+      const k = line.slice(0, i).trim();
+      const v = line.slice(i + 1).trim();
+      if (k.toLowerCase() === 'status') status = parseInt(v, 10);
+      else res.setHeader(k, v);
+    }
+    res.writeHead(status);
+    res.write(head.subarray(end + 4));
+  });
+  cgi.on('close', () => res.end());
 }

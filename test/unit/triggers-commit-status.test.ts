@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Resource } from '../../src/core/resource.js';
 import {
   buildLogUrl,
+  CommitStatusPublisher,
   forgeHostFor,
   GitHubCommitStatusReporter,
   planCommitStatus,
@@ -208,5 +209,43 @@ describe('planCommitStatus', () => {
     expect(buildLogUrl('https://slipway.example.com', { metadata: { name: 'a b', namespace: 'n' } })).toBe(
       'https://slipway.example.com/ui/namespaces/n/builds/a%20b/log',
     );
+  });
+});
+
+describe('CommitStatusPublisher', () => {
+  const build = (phase: string, commit = 'a'.repeat(40)): Resource => ({
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'Build',
+    metadata: { name: 'web-1', namespace: 'team' },
+    spec: { revision: { git: { commit } } },
+    status: { phase },
+  });
+
+  it('reports one build in phase order without making the caller wait, and skips repeats', async () => {
+    const sent: string[] = [];
+    const releases: (() => void)[] = [];
+    const reporter = {
+      // Each report hangs until released: a slow GitHub.
+      report: (b: Resource) =>
+        new Promise<{ reported: false; reason: string }>((resolve) => {
+          sent.push((b.status as { phase: string }).phase);
+          releases.push(() => resolve({ reported: false, reason: 'test' }));
+        }),
+    };
+    const publisher = new CommitStatusPublisher(reporter);
+    publisher.publish(build('Pending'));
+    publisher.publish(build('Running'));
+    publisher.publish(build('Running')); // a status write that changed no phase
+    publisher.publish(build('Complete'));
+    // Every call returned at once; after a turn of the event loop only the first report is in flight.
+    expect(sent).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toEqual(['Pending']);
+    for (let i = 0; i < 3; i++) {
+      releases[i]!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await publisher.idle();
+    expect(sent).toEqual(['Pending', 'Running', 'Complete']);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/core/resource.js';
-import { decideConfigChange, configChangeDeliveryId } from '../../src/triggers/config-change.js';
+import { decideConfigChange } from '../../src/triggers/config-change.js';
 import {
   decideBuildImageChange,
   decideDeploymentImageChange,
@@ -141,6 +141,33 @@ describe('BuildConfig ImageChange triggers', () => {
       expect(d.skipped[0]!.reason).toContain('loop guard');
     });
 
+    it('on its own output tag, an external image fires once; its own build output does not', () => {
+      const selfFeeding = bc({
+        strategy: sourceStrategy,
+        output: { to: { kind: 'ImageStreamTag', name: 'nodejs:20' } },
+        triggers: [{ type: 'ImageChange' }],
+      });
+      const external = update({ external: true });
+      const fired = decideBuildImageChange({ buildConfig: selfFeeding, update: external });
+      expect(fired.fire).toBe(true);
+      const recorded = recordBuildTriggers(selfFeeding, fired.record)!;
+      expect(decideBuildImageChange({ buildConfig: recorded, update: external }).fire).toBe(false);
+      const own = update({
+        image: 'sha256:' + 'e'.repeat(64),
+        producedBy: { namespace: 'team', name: 'web' },
+      });
+      expect(decideBuildImageChange({ buildConfig: recorded, update: own })).toMatchObject({
+        fire: false,
+        skipped: [{ reason: expect.stringContaining('loop guard: 127.0.0.1:5000/team/nodejs@sha256:eee') }],
+      });
+      // Another BuildConfig's output on that tag is not this config's loop.
+      const other = update({
+        image: 'sha256:' + 'f'.repeat(64),
+        producedBy: { namespace: 'team', name: 'other' },
+      });
+      expect(decideBuildImageChange({ buildConfig: recorded, update: other }).fire).toBe(true);
+    });
+
     it('an update produced by this BuildConfig is skipped even through another tag name', () => {
       const config = bc({ strategy: sourceStrategy, output, triggers: [{ type: 'ImageChange' }] });
       const own = update({ producedBy: { namespace: 'team', name: 'web' } });
@@ -204,7 +231,6 @@ describe('ConfigChange', () => {
       fire: true,
       request: { triggeredBy: [{ message: 'Build configuration change' }] },
     });
-    expect(configChangeDeliveryId(fresh)).toBe('configchange:u-1');
     expect(decideConfigChange({ ...fresh, status: { lastVersion: 1 } }).fire).toBe(false);
     expect(
       decideConfigChange(bc({ strategy: sourceStrategy, triggers: [{ type: 'ImageChange' }] })).fire,

@@ -6,6 +6,7 @@ import {
   buildsToCancel,
   mayStartBuild,
   nextRunnableBuilds,
+  supersededBy,
   type BuildRunInfo,
   type RunPolicy,
 } from '../../src/triggers/run-policy.js';
@@ -59,6 +60,32 @@ describe('SerialLatestOnly', () => {
     expect(
       buildsToCancel({ runPolicy: 'SerialLatestOnly', builds, newBuild: { name: 'a-4', number: 4 } }),
     ).toEqual(['a-2', 'a-3']);
+  });
+
+  it('a queued build that a newer one missed (two servers at once) learns it is superseded before it starts', () => {
+    // app-5 was created before app-3 was stored, so app-5's arrival did not cancel app-3.
+    const builds: BuildRunInfo[] = [
+      { name: 'app-1', number: 1, phase: 'Complete' },
+      { name: 'app-3', number: 3, phase: 'New' },
+      { name: 'app-5', number: 5, phase: 'New' },
+    ];
+    expect(supersededBy({ runPolicy: 'SerialLatestOnly', builds, build: { name: 'app-3', number: 3 } })).toBe(
+      'app-5',
+    );
+    expect(
+      supersededBy({ runPolicy: 'SerialLatestOnly', builds, build: { name: 'app-5', number: 5 } }),
+    ).toBeUndefined();
+    expect(
+      supersededBy({ runPolicy: 'Serial', builds, build: { name: 'app-3', number: 3 } }),
+    ).toBeUndefined();
+    // A newer build that already ran or ended does not supersede a queued one.
+    const ended: BuildRunInfo[] = [
+      { name: 'app-3', number: 3, phase: 'New' },
+      { name: 'app-4', number: 4, phase: 'Cancelled' },
+    ];
+    expect(
+      supersededBy({ runPolicy: 'SerialLatestOnly', builds: ended, build: { name: 'app-3', number: 3 } }),
+    ).toBeUndefined();
   });
 
   it('Serial and Parallel cancel nothing', () => {
