@@ -33,6 +33,9 @@ import { RedisBuildLogStore } from './store/build-logs.js';
 import { RedisResourceStore } from './store/resource-store.js';
 import { DeployerSteps } from './strategies/deployer-steps.js';
 import { DockerTarget } from './strategies/docker/docker-target.js';
+import { updateAnnotatedDeployments } from './strategies/kubernetes/image-triggers.js';
+import { KubernetesTarget } from './strategies/kubernetes/kubernetes-target.js';
+import { createDeployTarget } from './strategies/targets.js';
 import { ReplicaMonitor } from './strategies/docker/replica-monitor.js';
 import { ReplicaStateStore } from './strategies/docker/replica-state.js';
 import { startRouter as startDeployRouter, type RouterHandle } from './strategies/router.js';
@@ -124,7 +127,8 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
       },
     });
   const replicaStates = new ReplicaStateStore(redis, prefix);
-  const deployTarget = new DockerTarget({ docker, store, states: replicaStates, logger });
+  // A cluster when SLIPWAY_KUBECONFIG (or a pod's service account) says so, else the local engine.
+  const deployTarget = createDeployTarget(config, { docker, store, states: replicaStates, logger });
   const rollouts = new RolloutQueue(config.redisUrl, prefix);
   // Rollout logs are keyed by revision; their own prefix keeps them apart from build logs.
   const rolloutLogs = new RedisBuildLogStore(redis, `${prefix}:rollout`);
@@ -158,8 +162,20 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
     claims,
     provenance,
     instantiate,
-    dispatchImageChange: (update) =>
-      dispatchImageChange({ store, claims, provenance, instantiate, onDeploymentImageChange, logger }, update),
+    dispatchImageChange: async (update) => {
+      const outcome = await dispatchImageChange({ store, claims, provenance, instantiate, onDeploymentImageChange, logger }, update);
+      if (deployTarget instanceof KubernetesTarget) {
+        // Plain apps/v1 Deployments follow ImageStreamTags through OpenShift's trigger annotation.
+        const result = await updateAnnotatedDeployments({
+          kubeConfig: deployTarget.clients.kubeConfig,
+          namespace: update.namespace,
+          imageStreamTag: `${update.stream}:${update.tag}`,
+          image: update.dockerImageReference,
+        }).catch((err: unknown) => ({ updated: [], errors: [String(err)] }));
+        for (const e of result.errors) logger.warn({ stream: `${update.namespace}/${update.stream}:${update.tag}` }, e);
+      }
+      return outcome;
+    },
     deployTarget,
     replicaStates,
     rollouts,

@@ -110,7 +110,8 @@ program
     writeCredentials({ server: http.url, token });
     const worker = startWorker(rt);
     const deployments = await startDeployments(rt, { apiUrl: http.url });
-    const router = await startRouter(rt);
+    // The router proxies to replicas on this machine's loopback: only the local target has them.
+    const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
     const builders = await registerBuilderImages({ docker: rt.docker, store: rt.store, registry: cfg.registry, log: (l) => console.log(l) });
     console.log(`\nSlipway v${pkg.version} is up.`);
     console.log(`  API:                  ${http.url}/apis`);
@@ -120,12 +121,13 @@ program
     console.log(`  Health:               ${http.url}/healthz  ${http.url}/readyz`);
     console.log(`  Image registry:       http://${cfg.registry}/v2/`);
     console.log(`  Redis:                ${cfg.redisUrl}`);
-    console.log(`  Router (Routes):      ${router.url}  (a Route without spec.host answers to NAME-NAMESPACE.${cfg.routerDomain})`);
+    if (router) console.log(`  Router (Routes):      ${router.url}  (a Route without spec.host answers to NAME-NAMESPACE.${cfg.routerDomain})`);
+    else console.log(`  Deploy target:        Kubernetes (${cfg.kubeconfig ?? 'in-cluster'})`);
     if (builders.length > 0) console.log(`  S2I builder streams:  ${builders.join(', ')}`);
     const stop = async (): Promise<void> => {
       await worker.close();
       await deployments.close();
-      await router.close();
+      await router?.close();
       await http.close();
       await rt.close();
       process.exit(0);
@@ -173,13 +175,13 @@ program
     const worker = startWorker(rt);
     // Replicas publish on this machine's loopback: the router runs where they do.
     const deployments = await startDeployments(rt);
-    const router = await startRouter(rt);
+    const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
     console.log(`Slipway worker ${worker.id} taking builds and rollouts from ${rt.config.redisUrl}`);
-    console.log(`Router (Routes) listening on ${router.url}`);
+    if (router) console.log(`Router (Routes) listening on ${router.url}`);
     const stop = async (): Promise<void> => {
       await worker.close();
       await deployments.close();
-      await router.close();
+      await router?.close();
       await rt.close();
       process.exit(0);
     };
