@@ -102,9 +102,12 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   try {
     await redis.connect();
   } catch (err) {
-    throw new Error(`cannot reach Redis at ${config.redisUrl}: ${(err as Error).message}; start it or set SLIPWAY_REDIS_URL`, {
-      cause: err,
-    });
+    throw new Error(
+      `cannot reach Redis at ${config.redisUrl}: ${(err as Error).message}; start it or set SLIPWAY_REDIS_URL`,
+      {
+        cause: err,
+      },
+    );
   }
   const store = new RedisResourceStore(redis, prefix);
   const logs = new RedisBuildLogStore(redis, prefix);
@@ -114,7 +117,11 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   const docker = new Docker();
   const claims = new RedisDeliveryClaims(redis, prefix);
   const provenance = new RedisImageProvenance(redis, prefix);
-  const instantiate = (namespace: string, buildConfig: string, request: BuildRequest = {}): Promise<Resource> =>
+  const instantiate = (
+    namespace: string,
+    buildConfig: string,
+    request: BuildRequest = {},
+  ): Promise<Resource> =>
     instantiateBuild({
       store,
       queue,
@@ -123,7 +130,11 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
       request,
       beforeEnqueue: async (build, bc) => {
         const cancelled = await cancelSupersededBuilds({ store, queue, logs, build, buildConfig: bc });
-        if (cancelled.length > 0) logger.info({ namespace, build: build.metadata.name, cancelled }, 'SerialLatestOnly cancelled older queued builds');
+        if (cancelled.length > 0)
+          logger.info(
+            { namespace, build: build.metadata.name, cancelled },
+            'SerialLatestOnly cancelled older queued builds',
+          );
       },
     });
   const replicaStates = new ReplicaStateStore(redis, prefix);
@@ -163,7 +174,10 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
     provenance,
     instantiate,
     dispatchImageChange: async (update) => {
-      const outcome = await dispatchImageChange({ store, claims, provenance, instantiate, onDeploymentImageChange, logger }, update);
+      const outcome = await dispatchImageChange(
+        { store, claims, provenance, instantiate, onDeploymentImageChange, logger },
+        update,
+      );
       if (deployTarget instanceof KubernetesTarget) {
         // Plain apps/v1 Deployments follow ImageStreamTags through OpenShift's trigger annotation.
         const result = await updateAnnotatedDeployments({
@@ -172,7 +186,8 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
           imageStreamTag: `${update.stream}:${update.tag}`,
           image: update.dockerImageReference,
         }).catch((err: unknown) => ({ updated: [], errors: [String(err)] }));
-        for (const e of result.errors) logger.warn({ stream: `${update.namespace}/${update.stream}:${update.tag}` }, e);
+        for (const e of result.errors)
+          logger.warn({ stream: `${update.namespace}/${update.stream}:${update.tag}` }, e);
       }
       return outcome;
     },
@@ -205,7 +220,8 @@ export interface HttpServerHandle {
  * started again and the index rebuilt from a fresh listing.
  */
 async function keepBuildConfigIndex(rt: Runtime, index: RedisBuildConfigIndex): Promise<() => Promise<void>> {
-  const onError = (err: unknown): void => rt.logger.warn({ err: errorMessage(err) }, 'BuildConfig index update failed');
+  const onError = (err: unknown): void =>
+    rt.logger.warn({ err: errorMessage(err) }, 'BuildConfig index update failed');
   const start = (): Promise<() => Promise<void>> =>
     startBuildConfigIndexing({ store: rt.store, index, buildConfigKind: BUILD_CONFIG, onError });
   let stop = await start();
@@ -326,7 +342,11 @@ export function startWorker(rt: Runtime): BuildWorkerHandle {
       ...(statuses ? { onPhase: (build: Resource) => statuses.publish(build) } : {}),
       beforeImagePush: async ({ build, registry, repository, tag }) => {
         const bc = build.metadata.labels?.['openshift.io/build-config.name'];
-        if (bc) await rt.provenance.markPushing({ registry, repository, tag }, { namespace: build.metadata.namespace ?? 'default', name: bc });
+        if (bc)
+          await rt.provenance.markPushing(
+            { registry, repository, tag },
+            { namespace: build.metadata.namespace ?? 'default', name: bc },
+          );
       },
       onImagePushed: async ({ build, registry, repository, tag, digest, imageStream }) => {
         const namespace = build.metadata.namespace ?? 'default';

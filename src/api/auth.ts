@@ -36,7 +36,8 @@ export class TokenStore {
   /** The token's scope, or undefined when it is not known or has expired. */
   async verify(token: string): Promise<string | undefined> {
     const hash = hashToken(token);
-    if (this.adminToken && timingSafeEqual(Buffer.from(hash), Buffer.from(hashToken(this.adminToken)))) return 'admin';
+    if (this.adminToken && timingSafeEqual(Buffer.from(hash), Buffer.from(hashToken(this.adminToken))))
+      return 'admin';
     // The lookup is by hash: knowing a stored hash is of no use without the token.
     const entry = await this.redis.hget(this.key, hash);
     if (!entry) return undefined;
@@ -59,8 +60,16 @@ export function scopeAllows(scope: string, method: string, path: string): boolea
   const ns = escape(m[1]!);
   const dc = escape(m[2]!);
   const read = method === 'GET' || method === 'HEAD';
-  if (read && new RegExp(`^/apis/apps\\.openshift\\.io/v1/namespaces/${ns}/deploymentconfigs/${dc}(/log)?$`).test(path)) return true;
-  if (method === 'POST' && new RegExp(`^/apis/apps\\.openshift\\.io/v1/namespaces/${ns}/deploymentconfigs/${dc}/deploy$`).test(path)) return true;
+  if (
+    read &&
+    new RegExp(`^/apis/apps\\.openshift\\.io/v1/namespaces/${ns}/deploymentconfigs/${dc}(/log)?$`).test(path)
+  )
+    return true;
+  if (
+    method === 'POST' &&
+    new RegExp(`^/apis/apps\\.openshift\\.io/v1/namespaces/${ns}/deploymentconfigs/${dc}/deploy$`).test(path)
+  )
+    return true;
   if (read && new RegExp(`^/api/v1/namespaces/${ns}/replicationcontrollers$`).test(path)) return true;
   const revision = new RegExp(`^/api/v1/namespaces/${ns}/replicationcontrollers/${dc}-\\d+(/scale)?$`);
   return revision.test(path) && (read || (method === 'PUT' && path.endsWith('/scale')));
@@ -74,7 +83,9 @@ export function requireToken(tokens: TokenStore): RequestHandler {
     tokens.verify(match[1]!).then((scope) => {
       if (!scope) return next(new UnauthorizedError('Unauthorized: the bearer token is not valid'));
       if (!scopeAllows(scope, req.method, req.path)) {
-        return next(new ForbiddenError(`Forbidden: this token (scope "${scope}") may not ${req.method} ${req.path}`));
+        return next(
+          new ForbiddenError(`Forbidden: this token (scope "${scope}") may not ${req.method} ${req.path}`),
+        );
       }
       res.locals.scope = scope;
       next();

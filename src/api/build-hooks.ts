@@ -24,7 +24,8 @@ export function buildHooks(deps: BuildHookDeps): ResourceHooks {
   const { store, queue, logs } = deps;
   const instantiate =
     deps.instantiate ??
-    ((namespace: string, buildConfig: string, request: BuildRequest) => instantiateBuild({ store, queue, namespace, buildConfig, request }));
+    ((namespace: string, buildConfig: string, request: BuildRequest) =>
+      instantiateBuild({ store, queue, namespace, buildConfig, request }));
   const cancel = (b: Resource): Promise<Resource> =>
     cancelBuild({ store, queue, logs, namespace: b.metadata.namespace!, name: b.metadata.name });
 
@@ -51,11 +52,16 @@ export function buildHooks(deps: BuildHookDeps): ResourceHooks {
       const current = (toStore.status ?? {}) as BuildStatus;
       if (!wantsCancel || current.cancelled || isTerminal(current.phase)) return toStore;
       const after = await cancel(toStore);
-      return { ...toStore, metadata: { ...toStore.metadata, resourceVersion: after.metadata.resourceVersion! }, status: after.status ?? {} };
+      return {
+        ...toStore,
+        metadata: { ...toStore.metadata, resourceVersion: after.metadata.resourceVersion! },
+        status: after.status ?? {},
+      };
     },
 
     async beforeDelete(info: KindInfo, obj: Resource) {
-      if (info.kind === 'Build' && !isTerminal((obj.status as BuildStatus | undefined)?.phase)) await cancel(obj);
+      if (info.kind === 'Build' && !isTerminal((obj.status as BuildStatus | undefined)?.phase))
+        await cancel(obj);
     },
 
     async afterDelete(info: KindInfo, obj: Resource) {
@@ -66,7 +72,8 @@ export function buildHooks(deps: BuildHookDeps): ResourceHooks {
         // OpenShift deletes a BuildConfig's builds with it.
         const builds = await store.list(BUILD, ns, `openshift.io/build-config.name=${obj.metadata.name}`);
         for (const b of builds) {
-          if (!isTerminal((b.status as BuildStatus | undefined)?.phase)) await cancel(b).catch(() => undefined);
+          if (!isTerminal((b.status as BuildStatus | undefined)?.phase))
+            await cancel(b).catch(() => undefined);
           await store.delete(BUILD, ns, b.metadata.name).catch(() => undefined);
           await logs.deleteLog(ns, b.metadata.name);
         }

@@ -27,15 +27,22 @@ export function buildRouter(deps: BuildRoutesDeps): Router {
 
   router.post(`${BASE}/buildconfigs/:name/instantiate`, async (req, res) => {
     const body = (req.body ?? {}) as BuildRequest & { kind?: string; metadata?: { name?: string } };
-    if (typeof body !== 'object' || Array.isArray(body)) throw new InputError('a BuildRequest must be an object', { code: 400 });
+    if (typeof body !== 'object' || Array.isArray(body))
+      throw new InputError('a BuildRequest must be an object', { code: 400 });
     if (body.kind !== undefined && body.kind !== 'BuildRequest') {
-      throw new InputError(`kind "${body.kind}" is not BuildRequest`, { code: 400, causes: [{ field: 'kind', message: 'must be BuildRequest' }] });
+      throw new InputError(`kind "${body.kind}" is not BuildRequest`, {
+        code: 400,
+        causes: [{ field: 'kind', message: 'must be BuildRequest' }],
+      });
     }
     if (body.metadata?.name !== undefined && body.metadata.name !== req.params.name) {
-      throw new InputError(`metadata.name "${body.metadata.name}" does not match the BuildConfig in the URL`, {
-        code: 400,
-        causes: [{ field: 'metadata.name', message: `must be ${req.params.name}` }],
-      });
+      throw new InputError(
+        `metadata.name "${body.metadata.name}" does not match the BuildConfig in the URL`,
+        {
+          code: 400,
+          causes: [{ field: 'metadata.name', message: `must be ${req.params.name}` }],
+        },
+      );
     }
     const commit = body.revision?.git?.commit;
     if (commit !== undefined && !/^[0-9a-f]{4,40}$/i.test(commit)) {
@@ -55,12 +62,19 @@ export function buildRouter(deps: BuildRoutesDeps): Router {
     express.raw({ type: () => true, limit: MAX_BINARY_BYTES }),
     async (req, res) => {
       const data = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (data.length === 0) throw new InputError('instantiatebinary needs the archive (or file) as the request body', { code: 400 });
-      const asFile = typeof req.query.asFile === 'string' && req.query.asFile !== '' ? req.query.asFile : undefined;
+      if (data.length === 0)
+        throw new InputError('instantiatebinary needs the archive (or file) as the request body', {
+          code: 400,
+        });
+      const asFile =
+        typeof req.query.asFile === 'string' && req.query.asFile !== '' ? req.query.asFile : undefined;
       if (asFile !== undefined && (asFile.includes('/') || asFile === '..')) {
-        throw new InputError(`asFile "${asFile}" must be a plain file name`, { causes: [{ field: 'asFile', message: 'no "/" allowed' }] });
+        throw new InputError(`asFile "${asFile}" must be a plain file name`, {
+          causes: [{ field: 'asFile', message: 'no "/" allowed' }],
+        });
       }
-      const commit = typeof req.query['revision.commit'] === 'string' ? req.query['revision.commit'] : undefined;
+      const commit =
+        typeof req.query['revision.commit'] === 'string' ? req.query['revision.commit'] : undefined;
       const blobId = await deps.binaries.putBinary(data);
       const request: BuildRequest = { binary: asFile ? { blobId, asFile } : { blobId } };
       if (commit) request.revision = { git: { commit } };
@@ -76,7 +90,15 @@ export function buildRouter(deps: BuildRoutesDeps): Router {
   router.post(`${BASE}/builds/:name/cancel`, async (req, res) => {
     const build = await store.get(BUILD, req.params.ns!, req.params.name!);
     if (!build) throw new NotFoundError(`builds.build.openshift.io "${req.params.name}" not found`);
-    res.json(await cancelBuild({ store, queue: deps.queue, logs, namespace: req.params.ns!, name: req.params.name! }));
+    res.json(
+      await cancelBuild({
+        store,
+        queue: deps.queue,
+        logs,
+        namespace: req.params.ns!,
+        name: req.params.name!,
+      }),
+    );
   });
 
   router.get(`${BASE}/builds/:name/log`, async (req, res) => {

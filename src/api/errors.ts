@@ -23,13 +23,32 @@ export interface StatusBody {
   details?: { name?: string; kind?: string; causes?: { field: string; message: string; reason: string }[] };
 }
 
-export function statusBody(code: number, reason: string, message: string, details?: StatusBody['details']): StatusBody {
-  const body: StatusBody = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: code < 400 ? 'Success' : 'Failure', message, reason, code };
+export function statusBody(
+  code: number,
+  reason: string,
+  message: string,
+  details?: StatusBody['details'],
+): StatusBody {
+  const body: StatusBody = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: code < 400 ? 'Success' : 'Failure',
+    message,
+    reason,
+    code,
+  };
   if (details) body.details = details;
   return body;
 }
 
-export function sendStatus(res: Response, code: number, reason: string, message: string, details?: StatusBody['details']): void {
+export function sendStatus(
+  res: Response,
+  code: number,
+  reason: string,
+  message: string,
+  details?: StatusBody['details'],
+): void {
   res.status(code).json(statusBody(code, reason, message, details));
 }
 
@@ -42,7 +61,11 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     const e = err as Error & { status?: number; type?: string };
     if (err instanceof InputError) {
       const reason = err.code === 400 ? 'BadRequest' : 'Invalid';
-      const causes = err.causes.map((c) => ({ field: c.field, message: c.message, reason: 'FieldValueInvalid' }));
+      const causes = err.causes.map((c) => ({
+        field: c.field,
+        message: c.message,
+        reason: 'FieldValueInvalid',
+      }));
       return sendStatus(res, err.code, reason, err.message, causes.length ? { causes } : undefined);
     }
     if (err instanceof NotFoundError) return sendStatus(res, 404, 'NotFound', err.message);
@@ -54,9 +77,16 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (err instanceof PayloadTooLargeError || e.type === 'entity.too.large') {
       return sendStatus(res, 413, 'RequestEntityTooLarge', 'the request body is too large');
     }
-    if (e.type === 'entity.parse.failed') return sendStatus(res, 400, 'BadRequest', `the request body is not valid JSON: ${e.message}`);
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendStatus(res, e.status, 'BadRequest', e.message);
+    if (e.type === 'entity.parse.failed')
+      return sendStatus(res, 400, 'BadRequest', `the request body is not valid JSON: ${e.message}`);
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      return sendStatus(res, e.status, 'BadRequest', e.message);
     logger.error({ err }, 'unhandled error in request');
-    return sendStatus(res, 500, 'InternalError', 'an internal error occurred; the server log has the details');
+    return sendStatus(
+      res,
+      500,
+      'InternalError',
+      'an internal error occurred; the server log has the details',
+    );
   };
 }

@@ -24,7 +24,9 @@ function kindFor(req: Request): KindInfo {
   const p = req.params as Record<string, string>;
   const info = lookupPlural(p.group ?? '', p.version ?? '', p.plural ?? '');
   if (!info) {
-    throw new NotFoundError(`the server could not find the requested resource: ${p.group ? `${p.group}/` : ''}${p.version}/${p.plural}`);
+    throw new NotFoundError(
+      `the server could not find the requested resource: ${p.group ? `${p.group}/` : ''}${p.version}/${p.plural}`,
+    );
   }
   return info;
 }
@@ -47,10 +49,13 @@ function checkIdentity(info: KindInfo, obj: Resource, ns: string, name?: string)
   }
   const meta = (obj.metadata ?? {}) as Resource['metadata'];
   if (meta.namespace !== undefined && meta.namespace !== ns) {
-    throw new InputError(`metadata.namespace "${meta.namespace}" does not match the namespace in the URL, "${ns}"`, {
-      code: 400,
-      causes: [{ field: 'metadata.namespace', message: `must be ${ns}` }],
-    });
+    throw new InputError(
+      `metadata.namespace "${meta.namespace}" does not match the namespace in the URL, "${ns}"`,
+      {
+        code: 400,
+        causes: [{ field: 'metadata.namespace', message: `must be ${ns}` }],
+      },
+    );
   }
   if (name !== undefined && meta.name !== undefined && meta.name !== name) {
     throw new InputError(`metadata.name "${meta.name}" does not match the name in the URL, "${name}"`, {
@@ -58,14 +63,21 @@ function checkIdentity(info: KindInfo, obj: Resource, ns: string, name?: string)
       causes: [{ field: 'metadata.name', message: `must be ${name}` }],
     });
   }
-  return { ...obj, apiVersion: apiVersionOf(info), kind: info.kind, metadata: { ...meta, name: meta.name ?? name ?? '', namespace: ns } };
+  return {
+    ...obj,
+    apiVersion: apiVersionOf(info),
+    kind: info.kind,
+    metadata: { ...meta, name: meta.name ?? name ?? '', namespace: ns },
+  };
 }
 
 /** RFC 7386 JSON merge patch. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
   const out: Record<string, unknown> =
-    target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+    target !== null && typeof target === 'object' && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
@@ -73,10 +85,15 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-export function resourceRouter(options: { store: ResourceStore; hooks: ResourceHooks; allowFileSources: boolean }): Router {
+export function resourceRouter(options: {
+  store: ResourceStore;
+  hooks: ResourceHooks;
+  allowFileSources: boolean;
+}): Router {
   const { store, hooks } = options;
   const router = Router();
-  const validate = (info: KindInfo, obj: Resource): Resource => validateResource(info, obj, { allowFileSources: options.allowFileSources });
+  const validate = (info: KindInfo, obj: Resource): Resource =>
+    validateResource(info, obj, { allowFileSources: options.allowFileSources });
 
   for (const base of ['/api/:version', '/apis/:group/:version']) {
     router.get(`${base}/:plural`, async (req, res) => {
@@ -102,16 +119,26 @@ export function resourceRouter(options: { store: ResourceStore; hooks: ResourceH
     router.get(`${base}/namespaces/:ns/:plural/:name`, async (req, res) => {
       const info = kindFor(req);
       const obj = await store.get(info, req.params.ns!, req.params.name!);
-      if (!obj) throw new NotFoundError(`${info.plural}${info.group ? `.${info.group}` : ''} "${req.params.name}" not found`);
+      if (!obj)
+        throw new NotFoundError(
+          `${info.plural}${info.group ? `.${info.group}` : ''} "${req.params.name}" not found`,
+        );
       res.json(obj);
     });
 
-    const replace = async (info: KindInfo, ns: string, name: string, requested: Resource): Promise<Resource> => {
+    const replace = async (
+      info: KindInfo,
+      ns: string,
+      name: string,
+      requested: Resource,
+    ): Promise<Resource> => {
       const current = await store.get(info, ns, name);
-      if (!current) throw new NotFoundError(`${info.plural}${info.group ? `.${info.group}` : ''} "${name}" not found`);
+      if (!current)
+        throw new NotFoundError(`${info.plural}${info.group ? `.${info.group}` : ''} "${name}" not found`);
       let obj = validate(info, requested);
       if (SERVER_OWNED_STATUS.has(info.kind)) obj = { ...obj, status: current.status ?? {} };
-      if (hooks.beforeReplace) obj = await hooks.beforeReplace(info, { ...requested, status: requested.status ?? {} }, { ...obj });
+      if (hooks.beforeReplace)
+        obj = await hooks.beforeReplace(info, { ...requested, status: requested.status ?? {} }, { ...obj });
       return store.replace(info, obj);
     };
 
@@ -128,7 +155,10 @@ export function resourceRouter(options: { store: ResourceStore; hooks: ResourceH
         throw new InputError('PATCH takes application/merge-patch+json', { code: 400 });
       }
       const current = await store.get(info, req.params.ns!, req.params.name!);
-      if (!current) throw new NotFoundError(`${info.plural}${info.group ? `.${info.group}` : ''} "${req.params.name}" not found`);
+      if (!current)
+        throw new NotFoundError(
+          `${info.plural}${info.group ? `.${info.group}` : ''} "${req.params.name}" not found`,
+        );
       const patched = mergePatch(current, bodyObject(req)) as Resource;
       const obj = checkIdentity(info, patched, req.params.ns!, req.params.name);
       res.json(await replace(info, req.params.ns!, req.params.name!, obj));
@@ -137,7 +167,10 @@ export function resourceRouter(options: { store: ResourceStore; hooks: ResourceH
     router.delete(`${base}/namespaces/:ns/:plural/:name`, async (req, res) => {
       const info = kindFor(req);
       const current = await store.get(info, req.params.ns!, req.params.name!);
-      if (!current) throw new NotFoundError(`${info.plural}${info.group ? `.${info.group}` : ''} "${req.params.name}" not found`);
+      if (!current)
+        throw new NotFoundError(
+          `${info.plural}${info.group ? `.${info.group}` : ''} "${req.params.name}" not found`,
+        );
       await hooks.beforeDelete?.(info, current);
       const deleted = await store.delete(info, req.params.ns!, req.params.name!);
       await hooks.afterDelete?.(info, deleted);
@@ -146,7 +179,12 @@ export function resourceRouter(options: { store: ResourceStore; hooks: ResourceH
         apiVersion: 'v1',
         metadata: {},
         status: 'Success',
-        details: { name: deleted.metadata.name, group: info.group, kind: info.plural, uid: deleted.metadata.uid },
+        details: {
+          name: deleted.metadata.name,
+          group: info.group,
+          kind: info.plural,
+          uid: deleted.metadata.uid,
+        },
       });
     });
 

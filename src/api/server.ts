@@ -49,7 +49,11 @@ const yamlBody: RequestHandler = (req, _res, next) => {
     const docs = parseAllDocuments(text);
     const first = Array.isArray(docs) ? docs[0] : undefined;
     if (!first || first.errors.length > 0) {
-      return next(new InputError(`the request body is not valid YAML: ${first?.errors[0]?.message ?? 'empty'}`, { code: 400 }));
+      return next(
+        new InputError(`the request body is not valid YAML: ${first?.errors[0]?.message ?? 'empty'}`, {
+          code: 400,
+        }),
+      );
     }
     req.body = first.toJS() as unknown;
     next();
@@ -72,7 +76,10 @@ export function createApp(deps: ServerDeps): Express {
   app.get('/healthz', (_req, res) => void res.type('text/plain').send('ok'));
   app.get('/readyz', async (_req, res) => {
     const ok = await deps.ready().catch(() => false);
-    res.status(ok ? 200 : 503).type('text/plain').send(ok ? 'ok' : 'redis is not answering');
+    res
+      .status(ok ? 200 : 503)
+      .type('text/plain')
+      .send(ok ? 'ok' : 'redis is not answering');
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metricsRegistry.contentType).send(await metricsRegistry.metrics());
@@ -85,18 +92,39 @@ export function createApp(deps: ServerDeps): Express {
   api.use(requireToken(deps.tokens));
   api.use(express.json({ limit: '5mb', type: ['application/json', 'application/*+json'] }));
   api.use(yamlBody);
-  api.use(buildRouter({ store: deps.store, queue: deps.queue, logs: deps.logs, binaries: deps.binaries, instantiate: deps.instantiate }));
+  api.use(
+    buildRouter({
+      store: deps.store,
+      queue: deps.queue,
+      logs: deps.logs,
+      binaries: deps.binaries,
+      instantiate: deps.instantiate,
+    }),
+  );
   for (const router of deps.apiRouters ?? []) api.use(router);
   api.use(
     resourceRouter({
       store: deps.store,
       allowFileSources: deps.config.allowFileSources,
-      hooks: buildHooks({ store: deps.store, queue: deps.queue, logs: deps.logs, logger: deps.logger, instantiate: deps.instantiate }),
+      hooks: buildHooks({
+        store: deps.store,
+        queue: deps.queue,
+        logs: deps.logs,
+        logger: deps.logger,
+        instantiate: deps.instantiate,
+      }),
     }),
   );
   // Only /api and /apis need a token; anything else falls through to a plain 404.
   app.use((req, res, next) => (/^\/apis?\//.test(req.path) ? api(req, res, next) : next()));
-  app.use((req, res) => sendStatus(res, 404, 'NotFound', `the server could not find the requested resource: ${req.method} ${req.path}`));
+  app.use((req, res) =>
+    sendStatus(
+      res,
+      404,
+      'NotFound',
+      `the server could not find the requested resource: ${req.method} ${req.path}`,
+    ),
+  );
   app.use(errorMiddleware(deps.logger));
   return app;
 }

@@ -23,7 +23,10 @@ export async function ensureImage(options: EnsureImageOptions): Promise<string> 
   }
   log(`Pulling image ${reference} ...`);
   try {
-    const stream = (await docker.pull(reference, options.auth ? { authconfig: options.auth } : {})) as NodeJS.ReadableStream;
+    const stream = (await docker.pull(
+      reference,
+      options.auth ? { authconfig: options.auth } : {},
+    )) as NodeJS.ReadableStream;
     await new Promise<void>((resolve, reject) => {
       docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
         const failed = out?.find((m) => m.error);
@@ -33,8 +36,12 @@ export async function ensureImage(options: EnsureImageOptions): Promise<string> 
     });
     return (await docker.getImage(reference).inspect()).Id;
   } catch (err) {
-    throw new BuildFailure('PullBuilderImageFailed', `Failed to pull image "${reference}": ${errorMessage(err)}`, {
-      cause: err,
-    });
+    throw new BuildFailure(
+      'PullBuilderImageFailed',
+      `Failed to pull image "${reference}": ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }

@@ -19,7 +19,12 @@ export interface ClientOptions {
 export class SlipwayClient {
   constructor(private readonly options: ClientOptions) {}
 
-  async request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Response> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (body !== undefined) headers['content-type'] = contentType;
@@ -28,10 +33,20 @@ export class SlipwayClient {
       res = await fetch(new URL(path, this.options.server), {
         method,
         headers,
-        ...(body !== undefined ? { body: typeof body === 'string' || body instanceof Uint8Array ? (body as string) : JSON.stringify(body) } : {}),
+        ...(body !== undefined
+          ? {
+              body:
+                typeof body === 'string' || body instanceof Uint8Array
+                  ? (body as string)
+                  : JSON.stringify(body),
+            }
+          : {}),
       });
     } catch (err) {
-      throw new ApiError(0, `cannot reach the Slipway server at ${this.options.server}: ${(err as Error).cause ?? (err as Error).message}`);
+      throw new ApiError(
+        0,
+        `cannot reach the Slipway server at ${this.options.server}: ${(err as Error).cause ?? (err as Error).message}`,
+      );
     }
     if (!res.ok) {
       const text = await res.text();

@@ -45,10 +45,16 @@ export async function ensureRedis(redisUrl: string, dataDir: string): Promise<st
   const host = url.hostname || '127.0.0.1';
   const port = Number(url.port || 6379);
   if (await answers(host, port)) return `Redis answers at ${redisUrl}`;
-  if (!LOOPBACK.has(host)) throw new Error(`Redis at ${redisUrl} does not answer, and it is not on this machine to start`);
+  if (!LOOPBACK.has(host))
+    throw new Error(`Redis at ${redisUrl} does not answer, and it is not on this machine to start`);
   const dir = join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
-  daemon('redis-server', ['--port', String(port), '--bind', host, '--appendonly', 'yes', '--dir', dir], join(dir, 'redis.log'), join(dir, 'redis.pid'));
+  daemon(
+    'redis-server',
+    ['--port', String(port), '--bind', host, '--appendonly', 'yes', '--dir', dir],
+    join(dir, 'redis.log'),
+    join(dir, 'redis.pid'),
+  );
   await waitUntil('redis-server', () => answers(host, port));
   return `started redis-server on ${host}:${port} (data in ${dir}, AOF on, pid in ${join(dir, 'redis.pid')})`;
 }
@@ -64,7 +70,11 @@ export interface RegistryNotifications {
  * after `up` exits, so a later `up` must use the same token: it is kept in the data
  * directory (mode 0600) and read back. SLIPWAY_REGISTRY_NOTIFY_TOKEN, when set, wins.
  */
-export function registryNotifyToken(dataDir: string, configured: string | undefined, generate: () => string): string {
+export function registryNotifyToken(
+  dataDir: string,
+  configured: string | undefined,
+  generate: () => string,
+): string {
   const dir = join(dataDir, 'registry');
   const file = join(dir, 'notify-token');
   if (configured) return configured;
@@ -79,10 +89,15 @@ export function registryNotifyToken(dataDir: string, configured: string | undefi
 }
 
 /** Starts docker-registry on `registry` (HOST:PORT) if nothing answers there. */
-export async function ensureRegistry(registry: string, dataDir: string, notify?: RegistryNotifications): Promise<string> {
+export async function ensureRegistry(
+  registry: string,
+  dataDir: string,
+  notify?: RegistryNotifications,
+): Promise<string> {
   const { host, port } = parseHostPort(registry);
   if (await answers(host, port)) return `registry answers at ${registry}`;
-  if (!LOOPBACK.has(host)) throw new Error(`the registry at ${registry} does not answer, and it is not on this machine to start`);
+  if (!LOOPBACK.has(host))
+    throw new Error(`the registry at ${registry} does not answer, and it is not on this machine to start`);
   const dir = join(dataDir, 'registry');
   mkdirSync(join(dir, 'data'), { recursive: true });
   const lines = [
@@ -107,7 +122,12 @@ export async function ensureRegistry(registry: string, dataDir: string, notify?:
     );
   }
   writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`, { mode: 0o600 });
-  daemon('docker-registry', ['serve', join(dir, 'config.yml')], join(dir, 'registry.log'), join(dir, 'registry.pid'));
+  daemon(
+    'docker-registry',
+    ['serve', join(dir, 'config.yml')],
+    join(dir, 'registry.log'),
+    join(dir, 'registry.pid'),
+  );
   await waitUntil('docker-registry', () => answers(host, port));
   return `started docker-registry on ${registry} (data in ${dir}, notifying ${notify ? notify.url : 'nobody'}, pid in ${join(dir, 'registry.pid')})`;
 }

@@ -23,7 +23,9 @@ const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const BUILD = lookupKind('build.openshift.io/v1', 'Build')!;
 const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command('slipway')
   .description('Build and deploy, driven by events: OpenShift 3 builds on one machine or a fleet.')
@@ -58,7 +60,8 @@ async function followBuildLog(c: SlipwayClient, namespace: string, name: string)
   const res = await c.request('GET', `${resourcePath(BUILD, namespace, name)}/log?follow=true`);
   if (res.body) {
     const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(decoder.decode(chunk, { stream: true }));
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+      process.stdout.write(decoder.decode(chunk, { stream: true }));
   }
   // The log closes when the build ends; its phase decides the exit code.
   for (let i = 0; i < 50; i++) {
@@ -73,7 +76,9 @@ async function followBuildLog(c: SlipwayClient, namespace: string, name: string)
 function exitForBuild(build: Resource): void {
   const s = (build.status ?? {}) as { phase?: string; reason?: string; message?: string };
   if (s.phase !== 'Complete') {
-    process.stderr.write(`error: build ${build.metadata.name} ended ${s.phase}${s.reason ? ` (${s.reason})` : ''}${s.message ? `: ${s.message}` : ''}\n`);
+    process.stderr.write(
+      `error: build ${build.metadata.name} ended ${s.phase}${s.reason ? ` (${s.reason})` : ''}${s.message ? `: ${s.message}` : ''}\n`,
+    );
     process.exitCode = 1;
   }
 }
@@ -85,18 +90,27 @@ program
 
 program
   .command('up')
-  .description('run everything on this machine: Redis and the registry if not running, the server and a worker')
+  .description(
+    'run everything on this machine: Redis and the registry if not running, the server and a worker',
+  )
   .option('--sample', 'apply a sample BuildConfig and follow its first build')
   .action(async (opts: { sample?: boolean }) => {
     // One machine: the worker shares the disk, so local repositories are fine to build.
     const cfg = config({
       ...(process.env.SLIPWAY_ALLOW_FILE_SOURCES === undefined ? { allowFileSources: true } : {}),
       // One machine: builds trust what the host trusts, unless told otherwise.
-      ...(process.env.SLIPWAY_TRUSTED_CA === undefined && existsSync(HOST_CA_BUNDLE) ? { trustedCA: HOST_CA_BUNDLE } : {}),
+      ...(process.env.SLIPWAY_TRUSTED_CA === undefined && existsSync(HOST_CA_BUNDLE)
+        ? { trustedCA: HOST_CA_BUNDLE }
+        : {}),
     });
     console.log(await ensureRedis(cfg.redisUrl, cfg.dataDir));
     const notifyToken = registryNotifyToken(cfg.dataDir, cfg.registryNotifyToken, generateToken);
-    console.log(await ensureRegistry(cfg.registry, cfg.dataDir, { url: `http://${cfg.listen}/webhooks/registry`, token: notifyToken }));
+    console.log(
+      await ensureRegistry(cfg.registry, cfg.dataDir, {
+        url: `http://${cfg.listen}/webhooks/registry`,
+        token: notifyToken,
+      }),
+    );
     const rt = await createRuntime({ ...cfg, registryNotifyToken: notifyToken });
     let token = cfg.adminToken;
     const saved = readCredentials();
@@ -112,7 +126,12 @@ program
     const deployments = await startDeployments(rt, { apiUrl: http.url });
     // The router proxies to replicas on this machine's loopback: only the local target has them.
     const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
-    const builders = await registerBuilderImages({ docker: rt.docker, store: rt.store, registry: cfg.registry, log: (l) => console.log(l) });
+    const builders = await registerBuilderImages({
+      docker: rt.docker,
+      store: rt.store,
+      registry: cfg.registry,
+      log: (l) => console.log(l),
+    });
     console.log(`\nSlipway v${pkg.version} is up.`);
     console.log(`  API:                  ${http.url}/apis`);
     console.log(`  GitHub webhooks:      ${http.url}/webhooks/github`);
@@ -121,7 +140,10 @@ program
     console.log(`  Health:               ${http.url}/healthz  ${http.url}/readyz`);
     console.log(`  Image registry:       http://${cfg.registry}/v2/`);
     console.log(`  Redis:                ${cfg.redisUrl}`);
-    if (router) console.log(`  Router (Routes):      ${router.url}  (a Route without spec.host answers to NAME-NAMESPACE.${cfg.routerDomain})`);
+    if (router)
+      console.log(
+        `  Router (Routes):      ${router.url}  (a Route without spec.host answers to NAME-NAMESPACE.${cfg.routerDomain})`,
+      );
     else console.log(`  Deploy target:        Kubernetes (${cfg.kubeconfig ?? 'in-cluster'})`);
     if (builders.length > 0) console.log(`  S2I builder streams:  ${builders.join(', ')}`);
     const stop = async (): Promise<void> => {
@@ -139,13 +161,27 @@ program
       const c = new SlipwayClient({ server: http.url, token });
       const bc = sampleBuildConfig(repo);
       const existing = await c.get(BUILD_CONFIG, 'default', 'hello');
-      if (existing) await c.json('PUT', resourcePath(BUILD_CONFIG, 'default', 'hello'), { ...bc, metadata: { ...bc.metadata, resourceVersion: existing.metadata.resourceVersion } });
+      if (existing)
+        await c.json('PUT', resourcePath(BUILD_CONFIG, 'default', 'hello'), {
+          ...bc,
+          metadata: { ...bc.metadata, resourceVersion: existing.metadata.resourceVersion },
+        });
       else await c.json('POST', resourcePath(BUILD_CONFIG, 'default'), bc);
-      const build = await c.json('POST', `${resourcePath(BUILD_CONFIG, 'default', 'hello')}/instantiate`, { kind: 'BuildRequest', apiVersion: 'build.openshift.io/v1', metadata: { name: 'hello' } });
+      const build = await c.json('POST', `${resourcePath(BUILD_CONFIG, 'default', 'hello')}/instantiate`, {
+        kind: 'BuildRequest',
+        apiVersion: 'build.openshift.io/v1',
+        metadata: { name: 'hello' },
+      });
       console.log(`\nSample: build.build.openshift.io/${build.metadata.name} started; following its log\n`);
       const done = await followBuildLog(c, 'default', build.metadata.name);
-      const s = (done.status ?? {}) as { phase?: string; outputDockerImageReference?: string; output?: { to?: { imageDigest?: string } } };
-      console.log(`\nSample build ${done.metadata.name}: ${s.phase}${s.outputDockerImageReference ? `, pushed ${s.outputDockerImageReference} (${s.output?.to?.imageDigest})` : ''}`);
+      const s = (done.status ?? {}) as {
+        phase?: string;
+        outputDockerImageReference?: string;
+        output?: { to?: { imageDigest?: string } };
+      };
+      console.log(
+        `\nSample build ${done.metadata.name}: ${s.phase}${s.outputDockerImageReference ? `, pushed ${s.outputDockerImageReference} (${s.output?.to?.imageDigest})` : ''}`,
+      );
       console.log('Slipway keeps running; Ctrl-C stops it.');
     }
   });
@@ -168,7 +204,9 @@ program
 
 program
   .command('worker')
-  .description('run a worker: builds, rollouts and, for the local Docker target, its router (any number may share one Redis)')
+  .description(
+    'run a worker: builds, rollouts and, for the local Docker target, its router (any number may share one Redis)',
+  )
   .option('--concurrency <n>', 'builds run at once by this worker')
   .action(async (opts: { concurrency?: string }) => {
     const rt = await createRuntime(config(opts.concurrency ? { workerConcurrency: opts.concurrency } : {}));
@@ -200,17 +238,27 @@ program
       for (const obj of parseManifests(readInput(file), file)) {
         try {
           const info = lookupKind(String(obj.apiVersion ?? ''), String(obj.kind ?? ''));
-          if (!info) throw new ApiError(0, `error: ${file}: no matches for kind "${obj.kind}" in version "${obj.apiVersion}"`);
+          if (!info)
+            throw new ApiError(
+              0,
+              `error: ${file}: no matches for kind "${obj.kind}" in version "${obj.apiVersion}"`,
+            );
           const name = obj.metadata?.name;
           if (!name) throw new ApiError(0, `error: ${file}: a ${info.kind} has no metadata.name`);
           const namespace = obj.metadata.namespace ?? ns();
           const existing = await c.get(info, namespace, name);
           const label = `${info.kind.toLowerCase()}.${info.group || 'core'}/${name}`;
           if (existing) {
-            await c.json('PUT', resourcePath(info, namespace, name), { ...obj, metadata: { ...obj.metadata, namespace, resourceVersion: existing.metadata.resourceVersion } });
+            await c.json('PUT', resourcePath(info, namespace, name), {
+              ...obj,
+              metadata: { ...obj.metadata, namespace, resourceVersion: existing.metadata.resourceVersion },
+            });
             console.log(`${label} configured`);
           } else {
-            await c.json('POST', resourcePath(info, namespace), { ...obj, metadata: { ...obj.metadata, namespace } });
+            await c.json('POST', resourcePath(info, namespace), {
+              ...obj,
+              metadata: { ...obj.metadata, namespace },
+            });
             console.log(`${label} created`);
           }
         } catch (err) {
@@ -230,17 +278,23 @@ program
   .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml', 'name', 'wide']))
   .option('-A, --all-namespaces', 'list across all namespaces')
   .option('-l, --selector <selector>', 'label selector, e.g. app=web')
-  .action(async (type: string, name: string | undefined, opts: { output?: string; allNamespaces?: boolean; selector?: string }) => {
-    const c = client();
-    const target = parseTarget(type, name);
-    if (target.name) {
-      const obj = await c.json('GET', resourcePath(target.info, ns(), target.name));
-      console.log(formatResources(target.info, [obj], opts.output));
-    } else {
-      const items = await c.list(target.info, opts.allNamespaces ? undefined : ns(), opts.selector);
-      console.log(formatResources(target.info, items, opts.output, opts.allNamespaces));
-    }
-  });
+  .action(
+    async (
+      type: string,
+      name: string | undefined,
+      opts: { output?: string; allNamespaces?: boolean; selector?: string },
+    ) => {
+      const c = client();
+      const target = parseTarget(type, name);
+      if (target.name) {
+        const obj = await c.json('GET', resourcePath(target.info, ns(), target.name));
+        console.log(formatResources(target.info, [obj], opts.output));
+      } else {
+        const items = await c.list(target.info, opts.allNamespaces ? undefined : ns(), opts.selector);
+        console.log(formatResources(target.info, items, opts.output, opts.allNamespaces));
+      }
+    },
+  );
 
 program
   .command('describe')
@@ -281,7 +335,10 @@ program
     }
   });
 
-function keyValues(values: string[] | undefined, flag: string): { name: string; value: string }[] | undefined {
+function keyValues(
+  values: string[] | undefined,
+  flag: string,
+): { name: string; value: string }[] | undefined {
   return values?.map((kv) => {
     const idx = kv.indexOf('=');
     if (idx <= 0) throw new ApiError(0, `error: ${flag} "${kv}" is not NAME=VALUE`);
@@ -302,49 +359,90 @@ program
   .option('--from-dir <dir>', 'upload this directory as the source (binary build)')
   .option('--from-file <file>', 'upload this one file as the source (binary build)')
   .option('--from-archive <file>', 'upload this tar or tar.gz archive as the source (binary build)')
-  .action(async (bc: string, opts: { follow?: boolean; wait?: boolean; commit?: string; env?: string[]; buildArg?: string[]; cache?: boolean; fromDir?: string; fromFile?: string; fromArchive?: string }) => {
-    const c = client();
-    const name = bc.replace(/^(bc|buildconfig|buildconfigs)\//, '');
-    const upload = await binaryUpload(opts);
-    if (upload) {
-      const q = new URLSearchParams();
-      if (upload.asFile) q.set('asFile', upload.asFile);
-      if (opts.commit) q.set('revision.commit', opts.commit);
-      const res = await c.request('POST', `${resourcePath(BUILD_CONFIG, ns(), name)}/instantiatebinary${q.size ? `?${q}` : ''}`, upload.data, 'application/octet-stream');
-      const build = (await res.json()) as Resource;
-      console.log(`Uploading ${upload.what} (${upload.data.length} bytes) ...\nbuild.build.openshift.io/${build.metadata.name} started`);
+  .action(
+    async (
+      bc: string,
+      opts: {
+        follow?: boolean;
+        wait?: boolean;
+        commit?: string;
+        env?: string[];
+        buildArg?: string[];
+        cache?: boolean;
+        fromDir?: string;
+        fromFile?: string;
+        fromArchive?: string;
+      },
+    ) => {
+      const c = client();
+      const name = bc.replace(/^(bc|buildconfig|buildconfigs)\//, '');
+      const upload = await binaryUpload(opts);
+      if (upload) {
+        const q = new URLSearchParams();
+        if (upload.asFile) q.set('asFile', upload.asFile);
+        if (opts.commit) q.set('revision.commit', opts.commit);
+        const res = await c.request(
+          'POST',
+          `${resourcePath(BUILD_CONFIG, ns(), name)}/instantiatebinary${q.size ? `?${q}` : ''}`,
+          upload.data,
+          'application/octet-stream',
+        );
+        const build = (await res.json()) as Resource;
+        console.log(
+          `Uploading ${upload.what} (${upload.data.length} bytes) ...\nbuild.build.openshift.io/${build.metadata.name} started`,
+        );
+        if (opts.follow) exitForBuild(await followBuildLog(c, ns(), build.metadata.name));
+        else if (opts.wait) exitForBuild(await followBuildLogQuietly(c, ns(), build.metadata.name));
+        return;
+      }
+      const request: Record<string, unknown> = {
+        kind: 'BuildRequest',
+        apiVersion: 'build.openshift.io/v1',
+        metadata: { name },
+      };
+      if (opts.commit) request.revision = { git: { commit: opts.commit } };
+      const env = keyValues(opts.env, '--env');
+      if (env) request.env = env;
+      const buildArgs = keyValues(opts.buildArg, '--build-arg');
+      if (buildArgs || opts.cache === false) {
+        request.dockerStrategyOptions = {
+          ...(buildArgs ? { buildArgs } : {}),
+          ...(opts.cache === false ? { noCache: true } : {}),
+        };
+      }
+      const build = await c.json('POST', `${resourcePath(BUILD_CONFIG, ns(), name)}/instantiate`, request);
+      console.log(`build.build.openshift.io/${build.metadata.name} started`);
       if (opts.follow) exitForBuild(await followBuildLog(c, ns(), build.metadata.name));
-      else if (opts.wait) exitForBuild(await followBuildLogQuietly(c, ns(), build.metadata.name));
-      return;
-    }
-    const request: Record<string, unknown> = { kind: 'BuildRequest', apiVersion: 'build.openshift.io/v1', metadata: { name } };
-    if (opts.commit) request.revision = { git: { commit: opts.commit } };
-    const env = keyValues(opts.env, '--env');
-    if (env) request.env = env;
-    const buildArgs = keyValues(opts.buildArg, '--build-arg');
-    if (buildArgs || opts.cache === false) {
-      request.dockerStrategyOptions = { ...(buildArgs ? { buildArgs } : {}), ...(opts.cache === false ? { noCache: true } : {}) };
-    }
-    const build = await c.json('POST', `${resourcePath(BUILD_CONFIG, ns(), name)}/instantiate`, request);
-    console.log(`build.build.openshift.io/${build.metadata.name} started`);
-    if (opts.follow) exitForBuild(await followBuildLog(c, ns(), build.metadata.name));
-    else if (opts.wait) {
-      const abortless = await followBuildLogQuietly(c, ns(), build.metadata.name);
-      exitForBuild(abortless);
-    }
-  });
+      else if (opts.wait) {
+        const abortless = await followBuildLogQuietly(c, ns(), build.metadata.name);
+        exitForBuild(abortless);
+      }
+    },
+  );
 
 /** The body of an instantiatebinary request from --from-dir, --from-file or --from-archive. */
-async function binaryUpload(opts: { fromDir?: string; fromFile?: string; fromArchive?: string }): Promise<{ data: Uint8Array; asFile?: string; what: string } | undefined> {
+async function binaryUpload(opts: {
+  fromDir?: string;
+  fromFile?: string;
+  fromArchive?: string;
+}): Promise<{ data: Uint8Array; asFile?: string; what: string } | undefined> {
   const given = [opts.fromDir, opts.fromFile, opts.fromArchive].filter((v) => v !== undefined);
-  if (given.length > 1) throw new ApiError(0, 'error: use only one of --from-dir, --from-file and --from-archive');
-  if (opts.fromFile) return { data: readFileSync(opts.fromFile), asFile: basename(opts.fromFile), what: `file ${opts.fromFile}` };
+  if (given.length > 1)
+    throw new ApiError(0, 'error: use only one of --from-dir, --from-file and --from-archive');
+  if (opts.fromFile)
+    return {
+      data: readFileSync(opts.fromFile),
+      asFile: basename(opts.fromFile),
+      what: `file ${opts.fromFile}`,
+    };
   if (opts.fromArchive) return { data: readFileSync(opts.fromArchive), what: `archive ${opts.fromArchive}` };
   if (!opts.fromDir) return undefined;
-  if (!statSync(opts.fromDir, { throwIfNoEntry: false })?.isDirectory()) throw new ApiError(0, `error: --from-dir ${opts.fromDir} is not a directory`);
+  if (!statSync(opts.fromDir, { throwIfNoEntry: false })?.isDirectory())
+    throw new ApiError(0, `error: --from-dir ${opts.fromDir} is not a directory`);
   const chunks: Buffer[] = [];
   // .git is history, not source: oc start-build --from-dir leaves it out too.
-  for await (const chunk of tar.pack(opts.fromDir, { ignore: (p) => basename(p) === '.git' })) chunks.push(chunk as Buffer);
+  for await (const chunk of tar.pack(opts.fromDir, { ignore: (p) => basename(p) === '.git' }))
+    chunks.push(chunk as Buffer);
   return { data: Buffer.concat(chunks), what: `directory ${opts.fromDir}` };
 }
 
@@ -369,9 +467,13 @@ program
       const last = (bcObj.status as { lastVersion?: number } | undefined)?.lastVersion;
       if (!last) throw new ApiError(0, `error: BuildConfig "${name}" has no builds yet`);
       buildName = `${name}-${last}`;
-    } else if (info.kind !== 'Build') throw new ApiError(0, `error: logs are kept for builds, not ${info.plural}`);
+    } else if (info.kind !== 'Build')
+      throw new ApiError(0, `error: logs are kept for builds, not ${info.plural}`);
     if (opts.follow) exitForBuild(await followBuildLog(c, ns(), buildName));
-    else process.stdout.write(await (await c.request('GET', `${resourcePath(BUILD, ns(), buildName)}/log`)).text());
+    else
+      process.stdout.write(
+        await (await c.request('GET', `${resourcePath(BUILD, ns(), buildName)}/log`)).text(),
+      );
   });
 
 program

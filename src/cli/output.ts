@@ -19,7 +19,11 @@ function duration(nanos: number | undefined): string {
 }
 
 function fromOf(spec: Record<string, unknown> | undefined): string {
-  const strategy = (spec?.strategy ?? {}) as { type?: string; sourceStrategy?: { from?: { name: string } }; dockerStrategy?: { from?: { name: string } } };
+  const strategy = (spec?.strategy ?? {}) as {
+    type?: string;
+    sourceStrategy?: { from?: { name: string } };
+    dockerStrategy?: { from?: { name: string } };
+  };
   const source = (spec?.source ?? {}) as { git?: { uri?: string }; dockerfile?: string; type?: string };
   if (source.git?.uri) return 'Git';
   if (source.dockerfile !== undefined) return 'Dockerfile';
@@ -40,29 +44,65 @@ function columns(info: KindInfo, obj: Resource, allNamespaces: boolean): string[
       const strategy = (spec?.strategy as { type?: string } | undefined)?.type ?? '';
       const commit = (spec?.revision as { git?: { commit?: string } } | undefined)?.git?.commit;
       const phase = s.reason && s.phase !== 'Complete' ? `${s.phase} (${s.reason})` : (s.phase ?? 'New');
-      return [...ns, obj.metadata.name, strategy, `${fromOf(spec)}${commit ? `@${commit.slice(0, 7)}` : ''}`, phase, age(s.startTimestamp), duration(s.duration)];
+      return [
+        ...ns,
+        obj.metadata.name,
+        strategy,
+        `${fromOf(spec)}${commit ? `@${commit.slice(0, 7)}` : ''}`,
+        phase,
+        age(s.startTimestamp),
+        duration(s.duration),
+      ];
     }
     case 'ImageStream': {
       const s = (obj.status ?? {}) as ImageStreamStatus;
       const tags = (s.tags ?? []).map((t) => t.tag).join(',');
-      const updated = (s.tags ?? []).map((t) => t.items[0]?.created ?? '').sort().pop();
+      const updated = (s.tags ?? [])
+        .map((t) => t.items[0]?.created ?? '')
+        .sort()
+        .pop();
       return [...ns, obj.metadata.name, s.dockerImageRepository ?? '', tags, updated ? age(updated) : ''];
     }
     case 'Secret': {
       const data = (obj as { data?: Record<string, string> }).data ?? {};
-      return [...ns, obj.metadata.name, String((obj as { type?: string }).type ?? 'Opaque'), String(Object.keys(data).length), age(obj.metadata.creationTimestamp)];
+      return [
+        ...ns,
+        obj.metadata.name,
+        String((obj as { type?: string }).type ?? 'Opaque'),
+        String(Object.keys(data).length),
+        age(obj.metadata.creationTimestamp),
+      ];
     }
     case 'DeploymentConfig': {
       // As `oc get dc`: the revision, replicas wanted and running, what triggers it.
       const st = (obj.status ?? {}) as { latestVersion?: number; replicas?: number };
-      const triggers = ((spec?.triggers ?? []) as { type: string; imageChangeParams?: { from?: { name?: string } } }[])
-        .map((t) => (t.type === 'ConfigChange' ? 'config' : `image(${t.imageChangeParams?.from?.name ?? ''})`))
+      const triggers = (
+        (spec?.triggers ?? []) as { type: string; imageChangeParams?: { from?: { name?: string } } }[]
+      )
+        .map((t) =>
+          t.type === 'ConfigChange' ? 'config' : `image(${t.imageChangeParams?.from?.name ?? ''})`,
+        )
         .join(',');
-      return [...ns, obj.metadata.name, String(st.latestVersion ?? 0), String(spec?.replicas ?? 1), String(st.replicas ?? 0), triggers];
+      return [
+        ...ns,
+        obj.metadata.name,
+        String(st.latestVersion ?? 0),
+        String(spec?.replicas ?? 1),
+        String(st.replicas ?? 0),
+        triggers,
+      ];
     }
     case 'ReplicationController': {
       const st = (obj.status ?? {}) as { replicas?: number; readyReplicas?: number };
-      return [...ns, obj.metadata.name, String(spec?.replicas ?? 0), String(st.replicas ?? 0), String(st.readyReplicas ?? 0), obj.metadata.annotations?.['openshift.io/deployment.phase'] ?? '', age(obj.metadata.creationTimestamp)];
+      return [
+        ...ns,
+        obj.metadata.name,
+        String(spec?.replicas ?? 0),
+        String(st.replicas ?? 0),
+        String(st.readyReplicas ?? 0),
+        obj.metadata.annotations?.['openshift.io/deployment.phase'] ?? '',
+        age(obj.metadata.creationTimestamp),
+      ];
     }
     default:
       return [...ns, obj.metadata.name, age(obj.metadata.creationTimestamp)];
@@ -91,21 +131,43 @@ function headers(info: KindInfo, allNamespaces: boolean): string[] {
 
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3)))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
-export function formatResources(info: KindInfo, items: Resource[], format: string | undefined, allNamespaces = false): string {
-  if (format === 'json') return JSON.stringify(items.length === 1 ? items[0] : { kind: 'List', apiVersion: 'v1', items }, null, 2);
-  if (format === 'yaml') return stringify(items.length === 1 ? items[0] : { kind: 'List', apiVersion: 'v1', items }).trimEnd();
-  if (format === 'name') return items.map((i) => `${info.kind.toLowerCase()}.${info.group || 'core'}/${i.metadata.name}`).join('\n');
-  if (format !== undefined && format !== 'wide') throw new Error(`error: unknown output format "${format}": use json, yaml, name or wide`);
+export function formatResources(
+  info: KindInfo,
+  items: Resource[],
+  format: string | undefined,
+  allNamespaces = false,
+): string {
+  if (format === 'json')
+    return JSON.stringify(items.length === 1 ? items[0] : { kind: 'List', apiVersion: 'v1', items }, null, 2);
+  if (format === 'yaml')
+    return stringify(items.length === 1 ? items[0] : { kind: 'List', apiVersion: 'v1', items }).trimEnd();
+  if (format === 'name')
+    return items
+      .map((i) => `${info.kind.toLowerCase()}.${info.group || 'core'}/${i.metadata.name}`)
+      .join('\n');
+  if (format !== undefined && format !== 'wide')
+    throw new Error(`error: unknown output format "${format}": use json, yaml, name or wide`);
   if (items.length === 0) return 'No resources found.';
   return table([headers(info, allNamespaces), ...items.map((i) => columns(info, i, allNamespaces))]);
 }
 
 /** `oc describe`-style: a summary for builds, then the object as YAML. */
 export function describe(info: KindInfo, obj: Resource): string {
-  const lines = [`Name:\t\t${obj.metadata.name}`, `Namespace:\t${obj.metadata.namespace}`, `Created:\t${age(obj.metadata.creationTimestamp)} ago`];
+  const lines = [
+    `Name:\t\t${obj.metadata.name}`,
+    `Namespace:\t${obj.metadata.namespace}`,
+    `Created:\t${age(obj.metadata.creationTimestamp)} ago`,
+  ];
   for (const [k, v] of Object.entries(obj.metadata.labels ?? {})) lines.push(`Label:\t\t${k}=${v}`);
   if (info.kind === 'Build') {
     const s = (obj.status ?? {}) as BuildStatus;

@@ -14,7 +14,13 @@ export function ensureSampleRepo(dataDir: string, baseImage: string): string {
   if (existsSync(join(bare, 'HEAD'))) return bare;
   mkdirSync(join(dataDir, 'samples'), { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'slipway-sample-'));
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'Slipway', GIT_AUTHOR_EMAIL: 'slipway@localhost', GIT_COMMITTER_NAME: 'Slipway', GIT_COMMITTER_EMAIL: 'slipway@localhost' };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'Slipway',
+    GIT_AUTHOR_EMAIL: 'slipway@localhost',
+    GIT_COMMITTER_NAME: 'Slipway',
+    GIT_COMMITTER_EMAIL: 'slipway@localhost',
+  };
   try {
     mkdirSync(join(work, 'app'));
     writeFileSync(

@@ -5,11 +5,9 @@
  */
 import { z } from 'zod';
 
-const relPath = z
-  .string()
-  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), {
-    message: 'must be a relative path inside the repository (no leading "/" and no "..")',
-  });
+const relPath = z.string().refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), {
+  message: 'must be a relative path inside the repository (no leading "/" and no "..")',
+});
 
 export const envVar = z.looseObject({
   name: z.string().min(1, 'must not be empty'),
@@ -177,7 +175,15 @@ export const buildSpec = z.looseObject({
 });
 export type BuildSpec = z.infer<typeof buildSpec>;
 
-export const BUILD_PHASES = ['New', 'Pending', 'Running', 'Complete', 'Failed', 'Error', 'Cancelled'] as const;
+export const BUILD_PHASES = [
+  'New',
+  'Pending',
+  'Running',
+  'Complete',
+  'Failed',
+  'Error',
+  'Cancelled',
+] as const;
 export type BuildPhase = (typeof BUILD_PHASES)[number];
 
 export interface StageInfo {

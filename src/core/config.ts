@@ -10,7 +10,10 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from './errors.js';
 
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const bool = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+]);
 const int = z.coerce.number().int().positive();
 
 export const configSchema = z.object({
@@ -82,13 +85,17 @@ export function loadConfig(options: LoadConfigOptions = {}): SlipwayConfig {
     try {
       text = readFileSync(options.file, 'utf8');
     } catch (err) {
-      throw new InputError(`cannot read config file ${options.file}: ${(err as Error).message}`, { code: 400 });
+      throw new InputError(`cannot read config file ${options.file}: ${(err as Error).message}`, {
+        code: 400,
+      });
     }
     const parsed: unknown = parseYaml(text);
     if (parsed !== null && typeof parsed === 'object') fileValues = parsed as Record<string, unknown>;
     const unknownKeys = Object.keys(fileValues).filter((k) => !(k in configSchema.shape));
     if (unknownKeys.length > 0) {
-      throw new InputError(`config file ${options.file}: unknown setting(s) ${unknownKeys.join(', ')}`, { code: 400 });
+      throw new InputError(`config file ${options.file}: unknown setting(s) ${unknownKeys.join(', ')}`, {
+        code: 400,
+      });
     }
   }
   const flags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined));
@@ -105,6 +112,7 @@ export function parseHostPort(listen: string): { host: string; port: number } {
   const idx = listen.lastIndexOf(':');
   const host = idx > 0 ? listen.slice(0, idx) : '127.0.0.1';
   const port = Number(idx >= 0 ? listen.slice(idx + 1) : listen);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`"${listen}" is not HOST:PORT`, { code: 400 });
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InputError(`"${listen}" is not HOST:PORT`, { code: 400 });
   return { host: host.replace(/^\[|\]$/g, ''), port };
 }

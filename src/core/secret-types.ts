@@ -6,10 +6,7 @@ const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export const secretBody = z.looseObject({
   type: z.string().optional(),
   data: z
-    .record(
-      z.string(),
-      z.string().regex(base64, 'must be base64-encoded (use stringData for plain text)'),
-    )
+    .record(z.string(), z.string().regex(base64, 'must be base64-encoded (use stringData for plain text)'))
     .nullable()
     .optional(),
   stringData: z.record(z.string(), z.string()).nullable().optional(),
@@ -24,7 +21,10 @@ export const SecretTypes = {
 } as const;
 
 /** Reads one key of a Secret's data as text. */
-export function secretValue(secret: { data?: Record<string, string> | null }, key: string): string | undefined {
+export function secretValue(
+  secret: { data?: Record<string, string> | null },
+  key: string,
+): string | undefined {
   const raw = secret.data?.[key];
   return raw === undefined ? undefined : Buffer.from(raw, 'base64').toString('utf8');
 }

@@ -40,7 +40,11 @@ const SCHEMAS: Record<string, z.ZodType> = {
 
 function toCauses(error: z.ZodError): FieldCause[] {
   return error.issues.map((issue) => ({
-    field: issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '').replace(/\.\[/g, '['),
+    field: issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('')
+      .replace(/^\./, '')
+      .replace(/\.\[/g, '['),
     message: issue.code === 'invalid_type' && issue.input === undefined ? 'Required value' : issue.message,
   }));
 }
@@ -67,7 +71,15 @@ function semanticCauses(kind: string, obj: Resource, allowFileSources: boolean):
       });
     }
   }
-  const sourceType = spec.source.type ?? (spec.source.git ? 'Git' : spec.source.dockerfile !== undefined ? 'Dockerfile' : spec.source.binary ? 'Binary' : 'None');
+  const sourceType =
+    spec.source.type ??
+    (spec.source.git
+      ? 'Git'
+      : spec.source.dockerfile !== undefined
+        ? 'Dockerfile'
+        : spec.source.binary
+          ? 'Binary'
+          : 'None');
   if (sourceType === 'Git' && !spec.source.git) {
     causes.push({ field: 'spec.source.git', message: 'Required value: source.type is Git' });
   }
@@ -75,30 +87,57 @@ function semanticCauses(kind: string, obj: Resource, allowFileSources: boolean):
     causes.push({ field: 'spec.source.dockerfile', message: 'Required value: source.type is Dockerfile' });
   }
   if (sourceType === 'None' && spec.strategy.type === 'Source') {
-    causes.push({ field: 'spec.source', message: 'a Source strategy build needs a git, binary or dockerfile source' });
+    causes.push({
+      field: 'spec.source',
+      message: 'a Source strategy build needs a git, binary or dockerfile source',
+    });
   }
   const strategy = spec.strategy;
   if (strategy.type === 'Source' && !strategy.sourceStrategy) {
-    causes.push({ field: 'spec.strategy.sourceStrategy', message: 'Required value: strategy.type is Source' });
+    causes.push({
+      field: 'spec.strategy.sourceStrategy',
+      message: 'Required value: strategy.type is Source',
+    });
   }
   if (strategy.type === 'Custom' || strategy.type === 'JenkinsPipeline') {
-    causes.push({ field: 'spec.strategy.type', message: `Unsupported value: "${strategy.type}": supported values: "Docker", "Source"` });
+    causes.push({
+      field: 'spec.strategy.type',
+      message: `Unsupported value: "${strategy.type}": supported values: "Docker", "Source"`,
+    });
   }
   const to = spec.output?.to;
   if (to) {
     const toKind = to.kind ?? 'ImageStreamTag';
     if (toKind !== 'DockerImage' && toKind !== 'ImageStreamTag') {
-      causes.push({ field: 'spec.output.to.kind', message: `Unsupported value: "${toKind}": supported values: "DockerImage", "ImageStreamTag"` });
+      causes.push({
+        field: 'spec.output.to.kind',
+        message: `Unsupported value: "${toKind}": supported values: "DockerImage", "ImageStreamTag"`,
+      });
     } else if (toKind === 'ImageStreamTag' && !/^[a-z0-9][-a-z0-9._]*:[\w][\w.-]{0,127}$/.test(to.name)) {
-      causes.push({ field: 'spec.output.to.name', message: `"${to.name}" must be NAME:TAG for an ImageStreamTag` });
+      causes.push({
+        field: 'spec.output.to.name',
+        message: `"${to.name}" must be NAME:TAG for an ImageStreamTag`,
+      });
     }
   }
   for (const [i, t] of ((spec as z.infer<typeof buildConfigSpec>).triggers ?? []).entries()) {
-    const key = t.type === 'GitHub' ? 'github' : t.type === 'GitLab' ? 'gitlab' : t.type === 'Bitbucket' ? 'bitbucket' : t.type === 'Generic' ? 'generic' : undefined;
+    const key =
+      t.type === 'GitHub'
+        ? 'github'
+        : t.type === 'GitLab'
+          ? 'gitlab'
+          : t.type === 'Bitbucket'
+            ? 'bitbucket'
+            : t.type === 'Generic'
+              ? 'generic'
+              : undefined;
     if (key) {
       const hook = t[key];
       if (!hook || (hook.secret === undefined && hook.secretReference === undefined)) {
-        causes.push({ field: `spec.triggers[${i}].${key}`, message: `Required value: a ${t.type} trigger needs secret or secretReference` });
+        causes.push({
+          field: `spec.triggers[${i}].${key}`,
+          message: `Required value: a ${t.type} trigger needs secret or secretReference`,
+        });
       }
     }
   }
@@ -113,7 +152,9 @@ export interface ValidateOptions {
 export function validateResource(info: KindInfo, obj: Resource, options: ValidateOptions = {}): Resource {
   const schema = SCHEMAS[info.kind] ?? z.looseObject({ metadata });
   const parsed = schema.safeParse(obj);
-  const causes = parsed.success ? semanticCauses(info.kind, obj, options.allowFileSources ?? false) : toCauses(parsed.error);
+  const causes = parsed.success
+    ? semanticCauses(info.kind, obj, options.allowFileSources ?? false)
+    : toCauses(parsed.error);
   if (causes.length > 0) {
     const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '';
     const detail = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
@@ -126,7 +167,10 @@ export function validateResource(info: KindInfo, obj: Resource, options: Validat
 
 /** Kubernetes folds `stringData` into `data` on write; Slipway does the same. */
 function normaliseSecret(obj: Resource): Resource {
-  const { stringData, ...rest } = obj as Resource & { stringData?: Record<string, string> | null; data?: Record<string, string> | null };
+  const { stringData, ...rest } = obj as Resource & {
+    stringData?: Record<string, string> | null;
+    data?: Record<string, string> | null;
+  };
   const data: Record<string, string> = { ...(rest.data ?? {}) };
   for (const [k, v] of Object.entries(stringData ?? {})) data[k] = Buffer.from(v, 'utf8').toString('base64');
   return { ...rest, type: (rest.type as string | undefined) ?? 'Opaque', data };

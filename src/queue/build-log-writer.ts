@@ -31,7 +31,9 @@ export class BuildLogWriter {
     this.timer = undefined;
     const batch = this.pending;
     this.pending = [];
-    this.flushing = this.flushing.then(() => this.logs.appendLog(this.namespace, this.build, batch)).catch(() => undefined);
+    this.flushing = this.flushing
+      .then(() => this.logs.appendLog(this.namespace, this.build, batch))
+      .catch(() => undefined);
     return this.flushing;
   }
 

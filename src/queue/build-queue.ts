@@ -26,7 +26,10 @@ export class BuildQueue {
   readonly queue: Queue<BuildJobData>;
 
   constructor(redisUrl: string, prefix = 'slipway') {
-    this.queue = new Queue<BuildJobData>(BUILD_QUEUE, { connection: redisConnection(redisUrl), prefix: `${prefix}:bull` });
+    this.queue = new Queue<BuildJobData>(BUILD_QUEUE, {
+      connection: redisConnection(redisUrl),
+      prefix: `${prefix}:bull`,
+    });
   }
 
   /** Queues a build; resolves once the job is stored in Redis. */
@@ -43,7 +46,8 @@ export class BuildQueue {
     const job = await this.queue.getJob(buildJobId(namespace, name));
     if (!job) return;
     const state = await job.getState();
-    if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await job.remove().catch(() => undefined);
+    if (state === 'waiting' || state === 'delayed' || state === 'prioritized')
+      await job.remove().catch(() => undefined);
   }
 
   async close(): Promise<void> {

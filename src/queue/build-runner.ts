@@ -19,13 +19,24 @@ import { unpackBinarySource } from '../builders/source/binary-source.js';
 import { fetchGitSource, type SourceCredentials } from '../builders/source/git-source.js';
 import type { Builder, SourceInfo } from '../builders/types.js';
 import { registryAuthFromSecret, type RegistryAuth } from '../registry/credentials.js';
-import { latestTagReference, recordImageStreamTag, resolveImageReference, IMAGE_STREAM } from '../registry/image-streams.js';
+import {
+  latestTagReference,
+  recordImageStreamTag,
+  resolveImageReference,
+  IMAGE_STREAM,
+} from '../registry/image-streams.js';
 import { pushImage } from '../registry/push.js';
 import { resolveOutput, type OutputTarget } from '../registry/references.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BinaryInputStore } from '../store/binary-store.js';
 import type { BuildLogStore } from '../store/build-logs.js';
-import { buildRunInfo, mayStartBuild, supersededBy, type BuildRunInfo, type RunPolicy } from '../triggers/run-policy.js';
+import {
+  buildRunInfo,
+  mayStartBuild,
+  supersededBy,
+  type BuildRunInfo,
+  type RunPolicy,
+} from '../triggers/run-policy.js';
 import { BuildLogWriter } from './build-log-writer.js';
 import { BUILD } from './instantiate.js';
 import { pruneBuildHistory } from './prune.js';
@@ -34,7 +45,15 @@ const SECRET = lookupKind('v1', 'Secret')!;
 
 export type BuildRunnerConfig = Pick<
   SlipwayConfig,
-  'registry' | 'pushAttempts' | 'pushRetryDelayMs' | 'allowFileSources' | 'trustedCA' | 'httpProxy' | 'httpsProxy' | 'noProxy' | 'workDir'
+  | 'registry'
+  | 'pushAttempts'
+  | 'pushRetryDelayMs'
+  | 'allowFileSources'
+  | 'trustedCA'
+  | 'httpProxy'
+  | 'httpsProxy'
+  | 'noProxy'
+  | 'workDir'
 >;
 
 export interface BuildRunnerDeps {
@@ -99,7 +118,12 @@ async function setStatus(ctx: Ctx, patch: Partial<BuildStatus>, spec?: BuildSpec
 
 async function stage<T>(ctx: Ctx, name: string, fn: () => Promise<T>): Promise<T> {
   const start = Date.now();
-  const info: StageInfo = { name, startTime: new Date(start).toISOString().replace(/\.\d{3}Z$/, 'Z'), durationMilliseconds: 0, steps: [] };
+  const info: StageInfo = {
+    name,
+    startTime: new Date(start).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    durationMilliseconds: 0,
+    steps: [],
+  };
   ctx.stages.push(info);
   try {
     return await fn();
@@ -108,13 +132,25 @@ async function stage<T>(ctx: Ctx, name: string, fn: () => Promise<T>): Promise<T
   }
 }
 
-async function readSecret(deps: BuildRunnerDeps, namespace: string, name: string): Promise<Resource & { data?: Record<string, string> }> {
+async function readSecret(
+  deps: BuildRunnerDeps,
+  namespace: string,
+  name: string,
+): Promise<Resource & { data?: Record<string, string> }> {
   const secret = await deps.store.get(SECRET, namespace, name);
-  if (!secret) throw new BuildFailure('CannotRetrieveSecret', `Secret "${name}" named by the build does not exist in namespace "${namespace}"`);
+  if (!secret)
+    throw new BuildFailure(
+      'CannotRetrieveSecret',
+      `Secret "${name}" named by the build does not exist in namespace "${namespace}"`,
+    );
   return secret as Resource & { data?: Record<string, string> };
 }
 
-async function sourceCredentials(deps: BuildRunnerDeps, namespace: string, spec: BuildSpec): Promise<SourceCredentials | undefined> {
+async function sourceCredentials(
+  deps: BuildRunnerDeps,
+  namespace: string,
+  spec: BuildSpec,
+): Promise<SourceCredentials | undefined> {
   if (!spec.source.sourceSecret) return undefined;
   const secret = await readSecret(deps, namespace, spec.source.sourceSecret.name);
   const creds: SourceCredentials = {};
@@ -130,16 +166,28 @@ async function sourceCredentials(deps: BuildRunnerDeps, namespace: string, spec:
     if (v !== undefined) creds[field] = v;
   }
   if (Object.keys(creds).length === 0) {
-    throw new BuildFailure('CannotRetrieveSecret', `source secret "${spec.source.sourceSecret.name}" has none of username/password, ssh-privatekey, ca.crt`);
+    throw new BuildFailure(
+      'CannotRetrieveSecret',
+      `source secret "${spec.source.sourceSecret.name}" has none of username/password, ssh-privatekey, ca.crt`,
+    );
   }
   return creds;
 }
 
-async function registryAuth(deps: BuildRunnerDeps, namespace: string, secretName: string | undefined, registry: string): Promise<RegistryAuth | undefined> {
+async function registryAuth(
+  deps: BuildRunnerDeps,
+  namespace: string,
+  secretName: string | undefined,
+  registry: string,
+): Promise<RegistryAuth | undefined> {
   if (!secretName) return undefined;
   const secret = await readSecret(deps, namespace, secretName);
   const auth = registryAuthFromSecret(secret, registry);
-  if (!auth) throw new BuildFailure('CannotRetrieveSecret', `Secret "${secretName}" holds no credentials for registry ${registry}`);
+  if (!auth)
+    throw new BuildFailure(
+      'CannotRetrieveSecret',
+      `Secret "${secretName}" holds no credentials for registry ${registry}`,
+    );
   return auth;
 }
 
@@ -165,10 +213,19 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
 
   if (status.phase === 'Pending' || status.phase === 'Running') {
     // A worker claimed this build and its lease ran out: that worker died mid-build.
-    ctx.log.line(`The worker running this build (${build.metadata.annotations?.['slipway.dev/worker'] ?? 'unknown'}) stopped before the build finished.`);
-    return finish(ctx, build, 'Error', 'BuildPodDeleted', 'The worker running this build stopped before the build finished; start a new build.');
+    ctx.log.line(
+      `The worker running this build (${build.metadata.annotations?.['slipway.dev/worker'] ?? 'unknown'}) stopped before the build finished.`,
+    );
+    return finish(
+      ctx,
+      build,
+      'Error',
+      'BuildPodDeleted',
+      'The worker running this build stopped before the build finished; start a new build.',
+    );
   }
-  if (status.cancelled) return finish(ctx, build, 'Cancelled', 'CancelledBuild', 'The build was cancelled by the user.');
+  if (status.cancelled)
+    return finish(ctx, build, 'Cancelled', 'CancelledBuild', 'The build was cancelled by the user.');
 
   // Serial and SerialLatestOnly: build N starts only when every earlier build has ended
   // (src/triggers/run-policy.ts holds the rules).
@@ -207,37 +264,76 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
   const onShutdown = (): void => cancel.abort();
   options.signal.addEventListener('abort', onShutdown, { once: true });
   const poll = setInterval(() => {
-    void deps.store.get(BUILD, namespace, name).then((b) => {
-      if (!b || (b.status as BuildStatus | undefined)?.cancelled) cancel.abort();
-    }, () => undefined);
+    void deps.store.get(BUILD, namespace, name).then(
+      (b) => {
+        if (!b || (b.status as BuildStatus | undefined)?.cancelled) cancel.abort();
+      },
+      () => undefined,
+    );
   }, 1000);
   const work = mkdtempSync(join(deps.config.workDir ?? tmpdir(), `slipway-${namespace}-${name}-`));
   const tag = `slipway-build/${namespace}-${name}:latest`;
   try {
     const result = await execute(ctx, afterClaim, work, tag, cancel.signal);
-    return await finish(ctx, await deps.store.get(BUILD, namespace, name) ?? afterClaim, 'Complete', undefined, undefined, result);
+    return await finish(
+      ctx,
+      (await deps.store.get(BUILD, namespace, name)) ?? afterClaim,
+      'Complete',
+      undefined,
+      undefined,
+      result,
+    );
   } catch (err) {
     const current = (await deps.store.get(BUILD, namespace, name)) ?? afterClaim;
     if (err instanceof BuildCancelled || cancel.signal.aborted) {
       if (options.signal.aborted && !(current.status as BuildStatus).cancelled) {
         ctx.log.line('The worker is shutting down; the build is stopped.');
-        return await finish(ctx, current, 'Error', 'BuildPodDeleted', 'The worker was shut down while the build ran; start a new build.');
+        return await finish(
+          ctx,
+          current,
+          'Error',
+          'BuildPodDeleted',
+          'The worker was shut down while the build ran; start a new build.',
+        );
       }
       ctx.log.line('Build cancelled.');
-      return await finish(ctx, current, 'Cancelled', 'CancelledBuild', 'The build was cancelled by the user.');
+      return await finish(
+        ctx,
+        current,
+        'Cancelled',
+        'CancelledBuild',
+        'The build was cancelled by the user.',
+      );
     }
     if (err instanceof BuildFailure) {
       ctx.log.line(`error: ${err.message}`);
-      return await finish(ctx, current, err.phase, err.reason, err.message, undefined, (err as BuildFailure & { logSnippet?: string }).logSnippet);
+      return await finish(
+        ctx,
+        current,
+        err.phase,
+        err.reason,
+        err.message,
+        undefined,
+        (err as BuildFailure & { logSnippet?: string }).logSnippet,
+      );
     }
     deps.logger.error({ err, build: `${namespace}/${name}` }, 'build failed unexpectedly');
     ctx.log.line(`error: ${errorMessage(err)}`);
-    return await finish(ctx, current, 'Error', 'GenericBuildFailed', `The build failed unexpectedly: ${errorMessage(err)}`);
+    return await finish(
+      ctx,
+      current,
+      'Error',
+      'GenericBuildFailed',
+      `The build failed unexpectedly: ${errorMessage(err)}`,
+    );
   } finally {
     clearInterval(poll);
     options.signal.removeEventListener('abort', onShutdown);
     rmSync(work, { recursive: true, force: true });
-    await deps.docker.getImage(tag).remove({ noprune: true }).catch(() => undefined);
+    await deps.docker
+      .getImage(tag)
+      .remove({ noprune: true })
+      .catch(() => undefined);
   }
 }
 
@@ -246,7 +342,13 @@ interface ExecResult {
   revision?: SourceInfo;
 }
 
-async function execute(ctx: Ctx, build: Resource, work: string, tag: string, signal: AbortSignal): Promise<ExecResult> {
+async function execute(
+  ctx: Ctx,
+  build: Resource,
+  work: string,
+  tag: string,
+  signal: AbortSignal,
+): Promise<ExecResult> {
   const { deps, namespace, log } = ctx;
   const spec = structuredClone(build.spec) as BuildSpec;
   const sourceDir = join(work, 'source');
@@ -260,7 +362,11 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
     const binaryId = build.metadata.annotations?.['slipway.dev/binary-input'];
     if (binaryId) {
       const data = await deps.binaries.getBinary(binaryId);
-      if (!data) throw new BuildFailure('FetchSourceFailed', 'the uploaded binary input has expired or was never stored; start the build again');
+      if (!data)
+        throw new BuildFailure(
+          'FetchSourceFailed',
+          'the uploaded binary input has expired or was never stored; start the build again',
+        );
       await unpackBinarySource({ data, dir: sourceDir, asFile: spec.source.binary?.asFile, log: log.line });
       await deps.binaries.deleteBinary(binaryId);
     } else if (spec.source.git) {
@@ -271,7 +377,11 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
         dir: sourceDir,
         secretsDir,
         credentials: await sourceCredentials(deps, namespace, spec),
-        proxy: { httpProxy: spec.source.git.httpProxy ?? deps.config.httpProxy, httpsProxy: spec.source.git.httpsProxy ?? deps.config.httpsProxy, noProxy: spec.source.git.noProxy ?? deps.config.noProxy },
+        proxy: {
+          httpProxy: spec.source.git.httpProxy ?? deps.config.httpProxy,
+          httpsProxy: spec.source.git.httpsProxy ?? deps.config.httpsProxy,
+          noProxy: spec.source.git.noProxy ?? deps.config.noProxy,
+        },
         allowFileSources: deps.config.allowFileSources,
         log: log.line,
         signal,
@@ -292,15 +402,27 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
   }
   const contextDir = resolve(sourceDir, spec.source.contextDir ?? '.');
   if (!existsSync(contextDir) || !statSync(contextDir).isDirectory()) {
-    throw new BuildFailure('InvalidContextDirectory', `contextDir "${spec.source.contextDir}" does not exist in the source repository`);
+    throw new BuildFailure(
+      'InvalidContextDirectory',
+      `contextDir "${spec.source.contextDir}" does not exist in the source repository`,
+    );
   }
 
   const strategyType = spec.strategy.type;
-  const builder = strategyType === 'Docker' || strategyType === 'Source' ? deps.builders[strategyType] : undefined;
-  if (!builder) throw new BuildFailure('CannotCreateBuildPodSpec', `strategy "${strategyType}" is not supported by this worker`);
+  const builder =
+    strategyType === 'Docker' || strategyType === 'Source' ? deps.builders[strategyType] : undefined;
+  if (!builder)
+    throw new BuildFailure(
+      'CannotCreateBuildPodSpec',
+      `strategy "${strategyType}" is not supported by this worker`,
+    );
 
-  const from = strategyType === 'Source' ? spec.strategy.sourceStrategy?.from : spec.strategy.dockerStrategy?.from;
-  const pullSecret = strategyType === 'Source' ? spec.strategy.sourceStrategy?.pullSecret : spec.strategy.dockerStrategy?.pullSecret;
+  const from =
+    strategyType === 'Source' ? spec.strategy.sourceStrategy?.from : spec.strategy.dockerStrategy?.from;
+  const pullSecret =
+    strategyType === 'Source'
+      ? spec.strategy.sourceStrategy?.pullSecret
+      : spec.strategy.dockerStrategy?.pullSecret;
   let fromImage: string | undefined;
   let previousImage: string | undefined;
   let output: OutputTarget | undefined;
@@ -316,25 +438,42 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
       try {
         fromImage = await resolveImageReference(deps.store, from, namespace);
       } catch (err) {
-        throw new BuildFailure('PullBuilderImageFailed', `cannot resolve ${from.kind ?? 'DockerImage'} "${from.name}": ${errorMessage(err)}`, { cause: err });
+        throw new BuildFailure(
+          'PullBuilderImageFailed',
+          `cannot resolve ${from.kind ?? 'DockerImage'} "${from.name}": ${errorMessage(err)}`,
+          { cause: err },
+        );
       }
       const registry = fromImage.split('/')[0] ?? '';
       await ensureImage({
         docker: deps.docker,
         reference: fromImage,
         auth: await registryAuth(deps, namespace, pullSecret?.name, registry),
-        forcePull: strategyType === 'Source' ? spec.strategy.sourceStrategy?.forcePull : spec.strategy.dockerStrategy?.forcePull,
+        forcePull:
+          strategyType === 'Source'
+            ? spec.strategy.sourceStrategy?.forcePull
+            : spec.strategy.dockerStrategy?.forcePull,
         log: log.line,
       });
     }
     // An extended build's runtime image: the S2I builder takes a DockerImage reference.
-    const runtime = (spec.strategy.sourceStrategy as { runtimeImage?: { kind?: string; name: string; namespace?: string } } | undefined)?.runtimeImage;
+    const runtime = (
+      spec.strategy.sourceStrategy as
+        { runtimeImage?: { kind?: string; name: string; namespace?: string } } | undefined
+    )?.runtimeImage;
     if (strategyType === 'Source' && runtime && (runtime.kind ?? 'DockerImage') !== 'DockerImage') {
       try {
         const ref = await resolveImageReference(deps.store, runtime, namespace);
-        (spec.strategy.sourceStrategy as Record<string, unknown>).runtimeImage = { kind: 'DockerImage', name: ref };
+        (spec.strategy.sourceStrategy as Record<string, unknown>).runtimeImage = {
+          kind: 'DockerImage',
+          name: ref,
+        };
       } catch (err) {
-        throw new BuildFailure('PullBuilderImageFailed', `cannot resolve runtimeImage ${runtime.kind} "${runtime.name}": ${errorMessage(err)}`, { cause: err });
+        throw new BuildFailure(
+          'PullBuilderImageFailed',
+          `cannot resolve runtimeImage ${runtime.kind} "${runtime.name}": ${errorMessage(err)}`,
+          { cause: err },
+        );
       }
     }
     if (strategyType === 'Source' && spec.strategy.sourceStrategy?.incremental && output) {
@@ -365,7 +504,12 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
     return { revision: source };
   }
   const target = output;
-  const image: OutputImage = { build, registry: target.registry, repository: target.repository, tag: target.tag };
+  const image: OutputImage = {
+    build,
+    registry: target.registry,
+    repository: target.repository,
+    tag: target.tag,
+  };
   if (target.imageStream) image.imageStream = target.imageStream;
   await deps.beforeImagePush?.(image);
   const digest = await stage(ctx, 'PushImage', async () =>
@@ -394,17 +538,27 @@ async function execute(ctx: Ctx, build: Resource, work: string, tag: string, sig
     try {
       await deps.onImagePushed({ ...image, digest });
     } catch (err) {
-      log.line(`warning: image change triggers for ${target.pushReference} did not fire here (${errorMessage(err)}); the registry's notification retries them`);
+      log.line(
+        `warning: image change triggers for ${target.pushReference} did not fire here (${errorMessage(err)}); the registry's notification retries them`,
+      );
     }
   }
   return { output: { reference: target.pushReference, digest }, revision: source };
 }
 
 /** The image an incremental build takes its artifacts from: the output's current image. */
-async function previousOutput(ctx: Ctx, output: OutputTarget, log: (l: string) => void): Promise<string | undefined> {
+async function previousOutput(
+  ctx: Ctx,
+  output: OutputTarget,
+  log: (l: string) => void,
+): Promise<string | undefined> {
   let ref: string | undefined = output.pushReference;
   if (output.imageStream) {
-    const stream = await ctx.deps.store.get(IMAGE_STREAM, output.imageStream.namespace, output.imageStream.name);
+    const stream = await ctx.deps.store.get(
+      IMAGE_STREAM,
+      output.imageStream.namespace,
+      output.imageStream.name,
+    );
     ref = stream ? latestTagReference(stream, output.imageStream.tag) : undefined;
   }
   if (!ref) {
@@ -450,8 +604,16 @@ async function finish(
   }
   const bcName = build.metadata.labels?.['openshift.io/build-config.name'];
   if (bcName) {
-    await pruneBuildHistory({ store: ctx.deps.store, logs: ctx.deps.logs, namespace: ctx.namespace, buildConfig: bcName }).catch((err: unknown) =>
-      ctx.deps.logger.warn({ err, buildConfig: `${ctx.namespace}/${bcName}` }, 'could not prune build history'),
+    await pruneBuildHistory({
+      store: ctx.deps.store,
+      logs: ctx.deps.logs,
+      namespace: ctx.namespace,
+      buildConfig: bcName,
+    }).catch((err: unknown) =>
+      ctx.deps.logger.warn(
+        { err, buildConfig: `${ctx.namespace}/${bcName}` },
+        'could not prune build history',
+      ),
     );
   }
   return { kind: 'finished', phase };

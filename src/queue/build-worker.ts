@@ -33,7 +33,8 @@ function recordMetrics(build: Resource): void {
   if (!status.completionTimestamp || !status.phase) return;
   const strategy = (build.spec as { strategy?: { type?: string } } | undefined)?.strategy?.type ?? 'unknown';
   buildsFinished.inc({ phase: status.phase, reason: status.reason ?? '', strategy });
-  if (status.duration !== undefined) buildDuration.observe({ phase: status.phase, strategy }, status.duration / 1e9);
+  if (status.duration !== undefined)
+    buildDuration.observe({ phase: status.phase, strategy }, status.duration / 1e9);
 }
 
 export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOptions): BuildWorkerHandle {
@@ -69,8 +70,13 @@ export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOpti
   );
   worker.on('failed', (job, err) => {
     if (!job) return;
-    deps.logger.warn({ build: `${job.data.namespace}/${job.data.name}`, err: err.message }, 'build job failed');
-    void failOrphanedBuild(deps.store, deps.logs, job.data.namespace, job.data.name, err.message).catch(() => undefined);
+    deps.logger.warn(
+      { build: `${job.data.namespace}/${job.data.name}`, err: err.message },
+      'build job failed',
+    );
+    void failOrphanedBuild(deps.store, deps.logs, job.data.namespace, job.data.name, err.message).catch(
+      () => undefined,
+    );
   });
   worker.on('error', (err) => deps.logger.error({ err }, 'build worker error'));
   return {

@@ -41,7 +41,11 @@ export async function cancelBuild(options: CancelBuildOptions): Promise<Resource
   });
   if (endedHere) {
     await options.queue.removeIfWaiting(namespace, name);
-    await options.logs.appendLog(namespace, name, [options.message ? `Build cancelled before it started. ${options.message}` : 'Build cancelled before it started.']);
+    await options.logs.appendLog(namespace, name, [
+      options.message
+        ? `Build cancelled before it started. ${options.message}`
+        : 'Build cancelled before it started.',
+    ]);
     await options.logs.closeLog(namespace, name, 'Cancelled');
   }
   return updated;
@@ -63,7 +67,11 @@ export async function cancelSupersededBuilds(options: {
   const newBuild = buildRunInfo(options.build);
   if (runPolicy !== 'SerialLatestOnly' || !newBuild) return [];
   const namespace = options.build.metadata.namespace ?? 'default';
-  const siblings = await options.store.list(BUILD, namespace, `openshift.io/build-config.name=${options.buildConfig.metadata.name}`);
+  const siblings = await options.store.list(
+    BUILD,
+    namespace,
+    `openshift.io/build-config.name=${options.buildConfig.metadata.name}`,
+  );
   const builds = siblings.map(buildRunInfo).filter((b): b is BuildRunInfo => b !== undefined);
   const names = buildsToCancel({ runPolicy, builds, newBuild });
   for (const name of names) {

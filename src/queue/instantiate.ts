@@ -3,7 +3,13 @@
  * `status.lastVersion`, copy the spec, record why, store it in phase New and queue it.
  * Every event source (API, webhooks, image changes, ConfigChange) goes through here.
  */
-import type { BuildConfigSpec, BuildSpec, BuildTriggerCause, EnvVar, SourceRevision } from '../core/build-types.js';
+import type {
+  BuildConfigSpec,
+  BuildSpec,
+  BuildTriggerCause,
+  EnvVar,
+  SourceRevision,
+} from '../core/build-types.js';
 import { buildName } from '../core/build-phase.js';
 import { InputError, NotFoundError } from '../core/errors.js';
 import { lookupKind, type Resource } from '../core/resource.js';
@@ -61,7 +67,8 @@ export function buildSpecFor(bcSpec: BuildConfigSpec, request: BuildRequest = {}
     if (env) ds.env = env;
     const args = mergeEnv(ds.buildArgs, request.dockerStrategyOptions?.buildArgs);
     if (args) ds.buildArgs = args;
-    if (request.dockerStrategyOptions?.noCache !== undefined) ds.noCache = request.dockerStrategyOptions.noCache;
+    if (request.dockerStrategyOptions?.noCache !== undefined)
+      ds.noCache = request.dockerStrategyOptions.noCache;
     if (request.from) ds.from = request.from;
     strategy.dockerStrategy = ds;
   }
@@ -69,13 +76,21 @@ export function buildSpecFor(bcSpec: BuildConfigSpec, request: BuildRequest = {}
     const ss = strategy.sourceStrategy;
     const env = mergeEnv(ss.env, request.env);
     if (env) ss.env = env;
-    if (request.sourceStrategyOptions?.incremental !== undefined) ss.incremental = request.sourceStrategyOptions.incremental;
+    if (request.sourceStrategyOptions?.incremental !== undefined)
+      ss.incremental = request.sourceStrategyOptions.incremental;
     if (request.from) ss.from = request.from;
   }
   if (request.binary) {
-    spec.source = { ...spec.source, type: 'Binary', binary: request.binary.asFile ? { asFile: request.binary.asFile } : {} };
+    spec.source = {
+      ...spec.source,
+      type: 'Binary',
+      binary: request.binary.asFile ? { asFile: request.binary.asFile } : {},
+    };
   }
-  spec.triggeredBy = request.triggeredBy && request.triggeredBy.length > 0 ? request.triggeredBy : [{ message: 'Manually triggered' }];
+  spec.triggeredBy =
+    request.triggeredBy && request.triggeredBy.length > 0
+      ? request.triggeredBy
+      : [{ message: 'Manually triggered' }];
   return spec;
 }
 
@@ -83,13 +98,17 @@ export function buildSpecFor(bcSpec: BuildConfigSpec, request: BuildRequest = {}
 export async function instantiateBuild(options: InstantiateOptions): Promise<Resource> {
   const { store, queue, namespace, buildConfig } = options;
   const existing = await store.get(BUILD_CONFIG, namespace, buildConfig);
-  if (!existing) throw new NotFoundError(`BuildConfig "${buildConfig}" not found in namespace "${namespace}"`);
+  if (!existing)
+    throw new NotFoundError(`BuildConfig "${buildConfig}" not found in namespace "${namespace}"`);
   const bcSource = (existing.spec as BuildConfigSpec).source;
   const takesBinary = bcSource.type === 'Binary' || (bcSource.binary !== undefined && !bcSource.git);
   if (takesBinary && !options.request?.binary) {
-    throw new InputError(`BuildConfig "${buildConfig}" takes binary input: start it with instantiatebinary (slipway start-build --from-dir)`, {
-      causes: [{ field: 'spec.source.type', message: 'Binary builds need an uploaded archive' }],
-    });
+    throw new InputError(
+      `BuildConfig "${buildConfig}" takes binary input: start it with instantiatebinary (slipway start-build --from-dir)`,
+      {
+        causes: [{ field: 'spec.source.type', message: 'Binary builds need an uploaded archive' }],
+      },
+    );
   }
   if (existing.metadata.annotations?.['openshift.io/build-config.paused'] === 'true') {
     throw new InputError(`BuildConfig "${buildConfig}" is paused; unpause it to start builds`, { code: 422 });
@@ -121,7 +140,13 @@ export async function instantiateBuild(options: InstantiateOptions): Promise<Res
         ...(options.request?.binary ? { 'slipway.dev/binary-input': options.request.binary.blobId } : {}),
       },
       ownerReferences: [
-        { apiVersion: 'build.openshift.io/v1', kind: 'BuildConfig', name: buildConfig, uid: bc.metadata.uid, controller: true },
+        {
+          apiVersion: 'build.openshift.io/v1',
+          kind: 'BuildConfig',
+          name: buildConfig,
+          uid: bc.metadata.uid,
+          controller: true,
+        },
       ],
     },
     spec,

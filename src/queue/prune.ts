@@ -20,8 +20,12 @@ function number(b: Resource): number {
 export function buildsToPrune(builds: Resource[], limits: { successful: number; failed: number }): string[] {
   const ended = [...builds].sort((a, b) => number(b) - number(a));
   const ok = ended.filter((b) => (b.status as BuildStatus | undefined)?.phase === 'Complete');
-  const bad = ended.filter((b) => ['Failed', 'Error', 'Cancelled'].includes((b.status as BuildStatus | undefined)?.phase ?? ''));
-  return [...ok.slice(limits.successful), ...bad.slice(limits.failed)].sort((a, b) => number(a) - number(b)).map((b) => b.metadata.name);
+  const bad = ended.filter((b) =>
+    ['Failed', 'Error', 'Cancelled'].includes((b.status as BuildStatus | undefined)?.phase ?? ''),
+  );
+  return [...ok.slice(limits.successful), ...bad.slice(limits.failed)]
+    .sort((a, b) => number(a) - number(b))
+    .map((b) => b.metadata.name);
 }
 
 export async function pruneBuildHistory(options: {

@@ -56,12 +56,22 @@ export async function registerBuilderImages(options: RegisterBuilderOptions): Pr
           metadata: {
             name: b.stream,
             namespace: BUILDER_NAMESPACE,
-            annotations: { 'openshift.io/display-name': b.display, 'openshift.io/provider-display-name': 'Slipway' },
+            annotations: {
+              'openshift.io/display-name': b.display,
+              'openshift.io/provider-display-name': 'Slipway',
+            },
           },
           spec: { tags: [{ name: 'latest', annotations: { tags: `builder,${b.stream}` } }] },
         });
       }
-      await recordImageStreamTag({ store, namespace: BUILDER_NAMESPACE, name: b.stream, tag: 'latest', digest, repository });
+      await recordImageStreamTag({
+        store,
+        namespace: BUILDER_NAMESPACE,
+        name: b.stream,
+        tag: 'latest',
+        digest,
+        repository,
+      });
       done.push(`${BUILDER_NAMESPACE}/${b.stream}:latest`);
     } catch (err) {
       log(`could not register builder image ${b.local}: ${errorMessage(err)}`);

@@ -19,7 +19,8 @@ interface SecretLike {
 export function registryAuthFromSecret(secret: SecretLike, registry: string): RegistryAuth | undefined {
   const username = secretValue(secret, 'username');
   const password = secretValue(secret, 'password');
-  if (username !== undefined && password !== undefined) return { username, password, serveraddress: registry };
+  if (username !== undefined && password !== undefined)
+    return { username, password, serveraddress: registry };
   const raw = secretValue(secret, '.dockerconfigjson') ?? secretValue(secret, '.dockercfg');
   if (!raw) return undefined;
   let parsed: Record<string, unknown>;
@@ -28,7 +29,10 @@ export function registryAuthFromSecret(secret: SecretLike, registry: string): Re
   } catch {
     return undefined;
   }
-  const auths = (parsed.auths ?? parsed) as Record<string, { auth?: string; username?: string; password?: string }>;
+  const auths = (parsed.auths ?? parsed) as Record<
+    string,
+    { auth?: string; username?: string; password?: string }
+  >;
   const entry =
     auths[registry] ?? auths[`http://${registry}`] ?? auths[`https://${registry}`] ?? Object.values(auths)[0];
   if (!entry) return undefined;

@@ -97,8 +97,12 @@ export async function resolveImageReference(
     const { name, tag } = splitStreamTag(from.name);
     const stream = await store.get(IMAGE_STREAM, namespace, name);
     if (!stream) throw new NotFoundError(`ImageStream "${namespace}/${name}" does not exist`);
-    const spec = (stream.spec ?? {}) as { tags?: { name: string; from?: { kind?: string; name: string } }[] | null };
-    const ref = latestTagReference(stream, tag) ?? spec.tags?.find((t) => t.name === tag && t.from?.kind === 'DockerImage')?.from?.name;
+    const spec = (stream.spec ?? {}) as {
+      tags?: { name: string; from?: { kind?: string; name: string } }[] | null;
+    };
+    const ref =
+      latestTagReference(stream, tag) ??
+      spec.tags?.find((t) => t.name === tag && t.from?.kind === 'DockerImage')?.from?.name;
     if (!ref) throw new NotFoundError(`ImageStreamTag "${namespace}/${name}:${tag}" has no image yet`);
     return ref;
   }

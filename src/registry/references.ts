@@ -46,7 +46,9 @@ export function formatImageReference(ref: ImageReference): string {
 /** `app:latest` → { name: 'app', tag: 'latest' }; a missing tag is `latest`. */
 export function splitStreamTag(nameTag: string): { name: string; tag: string } {
   const idx = nameTag.lastIndexOf(':');
-  return idx > 0 ? { name: nameTag.slice(0, idx), tag: nameTag.slice(idx + 1) } : { name: nameTag, tag: 'latest' };
+  return idx > 0
+    ? { name: nameTag.slice(0, idx), tag: nameTag.slice(idx + 1) }
+    : { name: nameTag, tag: 'latest' };
 }
 
 export interface OutputTarget {
@@ -74,7 +76,12 @@ export function resolveOutput(
       );
     }
     const tag = ref.tag ?? 'latest';
-    return { pushReference: formatImageReference({ ...ref, tag }), registry: ref.registry, repository: ref.repository, tag };
+    return {
+      pushReference: formatImageReference({ ...ref, tag }),
+      registry: ref.registry,
+      repository: ref.repository,
+      tag,
+    };
   }
   if (kind !== 'ImageStreamTag') throw new InputError(`output kind "${kind}" is not supported`);
   const { name, tag } = splitStreamTag(to.name);

@@ -55,10 +55,12 @@ export class RedisBuildLogStore implements BuildLogStore {
     let last = '0-0';
     try {
       while (!signal.aborted) {
-        const res = (await conn.xread('COUNT', '500', 'BLOCK', '2000', 'STREAMS', key, last).catch((err: unknown) => {
-          if (signal.aborted) return null;
-          throw err;
-        })) as [string, [string, string[]][]][] | null;
+        const res = (await conn
+          .xread('COUNT', '500', 'BLOCK', '2000', 'STREAMS', key, last)
+          .catch((err: unknown) => {
+            if (signal.aborted) return null;
+            throw err;
+          })) as [string, [string, string[]][]][] | null;
         if (!res) continue;
         for (const [, entries] of res) {
           for (const [id, fields] of entries) {

@@ -132,7 +132,8 @@ export class RedisResourceStore implements ResourceStore {
   }
 
   async list(info: KindInfo, namespace?: string, labelSelector?: string): Promise<Resource[]> {
-    const namespaces = namespace === undefined ? (await this.redis.smembers(this.nsKey(info))).sort() : [namespace];
+    const namespaces =
+      namespace === undefined ? (await this.redis.smembers(this.nsKey(info))).sort() : [namespace];
     const out: Resource[] = [];
     for (const ns of namespaces) {
       const names = await this.redis.zrange(this.idxKey(info, ns), '0', '-1');
@@ -195,7 +196,8 @@ export class RedisResourceStore implements ResourceStore {
     };
     const json = JSON.stringify(stored).replace('"__RV__"', RV_PLACEHOLDER);
     const [result, rv, saved] = await this.put('replace', info, ns, name, expected, json, 'MODIFIED');
-    if (result === 'missing') throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${ns}"`);
+    if (result === 'missing')
+      throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${ns}"`);
     if (result === 'conflict') {
       throw new ConflictError(
         `Operation cannot be fulfilled on ${info.plural}.${info.group || 'core'} "${name}": the object has been modified (resourceVersion ${expected}, now ${rv}); please apply your changes to the latest version and try again`,
@@ -226,7 +228,8 @@ export class RedisResourceStore implements ResourceStore {
 
   async delete(info: KindInfo, namespace: string, name: string): Promise<Resource> {
     const [result, , old] = await this.put('delete', info, namespace, name, '', '', 'DELETED');
-    if (result === 'missing') throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${namespace}"`);
+    if (result === 'missing')
+      throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${namespace}"`);
     return JSON.parse(old!) as Resource;
   }
 

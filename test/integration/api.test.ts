@@ -29,10 +29,16 @@ test('create, get, list, replace and delete a BuildConfig', async () => {
   expect(created.metadata.uid).toBeTruthy();
   expect(created.metadata.resourceVersion).toMatch(/^\d+$/);
   expect(created.metadata.namespace).toBe(ns);
-  const list = await s.apiJson<{ kind: string; items: Resource[] }>('GET', `${BC_PATH(ns)}?labelSelector=app%3Dcrud`);
+  const list = await s.apiJson<{ kind: string; items: Resource[] }>(
+    'GET',
+    `${BC_PATH(ns)}?labelSelector=app%3Dcrud`,
+  );
   expect(list.kind).toBe('BuildConfigList');
   expect(list.items.map((i) => i.metadata.name)).toEqual(['crud']);
-  const replaced = await s.apiJson('PUT', BC_PATH(ns, 'crud'), { ...created, spec: { ...(created.spec as object), runPolicy: 'Parallel' } });
+  const replaced = await s.apiJson('PUT', BC_PATH(ns, 'crud'), {
+    ...created,
+    spec: { ...(created.spec as object), runPolicy: 'Parallel' },
+  });
   expect(Number(replaced.metadata.resourceVersion)).toBeGreaterThan(Number(created.metadata.resourceVersion));
   expect(replaced.metadata.generation).toBe(2);
   const del = await s.api('DELETE', BC_PATH(ns, 'crud'));
@@ -45,7 +51,12 @@ test('create, get, list, replace and delete a BuildConfig', async () => {
 test('an invalid BuildConfig gets a 422 Status naming the field, and nothing is stored', async () => {
   const res = await s.api('POST', BC_PATH(ns), bc('bad', { source: { git: { uri: 'ext::sh -c id' } } }));
   expect(res.status).toBe(422);
-  const body = (await res.json()) as { kind: string; reason: string; message: string; details: { causes: { field: string }[] } };
+  const body = (await res.json()) as {
+    kind: string;
+    reason: string;
+    message: string;
+    details: { causes: { field: string }[] };
+  };
   expect(body.kind).toBe('Status');
   expect(body.reason).toBe('Invalid');
   expect(body.message).toContain('spec.source.git.uri');
@@ -92,7 +103,10 @@ test('YAML bodies are accepted', async () => {
 
 test('instantiate numbers builds from lastVersion, records the cause and queues them', async () => {
   await s.apiJson('POST', BC_PATH(ns), bc('numbered'));
-  const first = await s.apiJson('POST', `${BC_PATH(ns, 'numbered')}/instantiate`, { kind: 'BuildRequest', metadata: { name: 'numbered' } });
+  const first = await s.apiJson('POST', `${BC_PATH(ns, 'numbered')}/instantiate`, {
+    kind: 'BuildRequest',
+    metadata: { name: 'numbered' },
+  });
   const second = await s.apiJson('POST', `${BC_PATH(ns, 'numbered')}/instantiate`, {
     kind: 'BuildRequest',
     metadata: { name: 'numbered' },
@@ -102,7 +116,10 @@ test('instantiate numbers builds from lastVersion, records the cause and queues 
   expect(second.metadata.name).toBe('numbered-2');
   expect((second.spec as any).revision.git.commit).toBe('abc1234');
   expect((first.spec as any).triggeredBy).toEqual([{ message: 'Manually triggered' }]);
-  expect((first.status as any)).toMatchObject({ phase: 'New', config: { kind: 'BuildConfig', name: 'numbered', namespace: ns } });
+  expect(first.status as any).toMatchObject({
+    phase: 'New',
+    config: { kind: 'BuildConfig', name: 'numbered', namespace: ns },
+  });
   const bcNow = await s.apiJson('GET', BC_PATH(ns, 'numbered'));
   expect((bcNow.status as any).lastVersion).toBe(2);
   const jobs = await s.rt.queue.queue.getJobs(['waiting']);
@@ -110,7 +127,9 @@ test('instantiate numbers builds from lastVersion, records the cause and queues 
   // Applying the BuildConfig again keeps its server-owned status.
   await s.apiJson('PUT', BC_PATH(ns, 'numbered'), { ...bcNow, status: { lastVersion: 0 } });
   expect(((await s.apiJson('GET', BC_PATH(ns, 'numbered'))).status as any).lastVersion).toBe(2);
-  const badCommit = await s.api('POST', `${BC_PATH(ns, 'numbered')}/instantiate`, { revision: { git: { commit: 'not a sha;' } } });
+  const badCommit = await s.api('POST', `${BC_PATH(ns, 'numbered')}/instantiate`, {
+    revision: { git: { commit: 'not a sha;' } },
+  });
   expect(badCommit.status).toBe(422);
   const missing = await s.api('POST', `${BC_PATH(ns, 'nope')}/instantiate`, {});
   expect(missing.status).toBe(404);
@@ -118,7 +137,9 @@ test('instantiate numbers builds from lastVersion, records the cause and queues 
 
 test('twenty concurrent instantiates get twenty distinct build numbers', async () => {
   await s.apiJson('POST', BC_PATH(ns), bc('race', { runPolicy: 'Parallel' }));
-  const builds = await Promise.all(Array.from({ length: 20 }, () => s.apiJson('POST', `${BC_PATH(ns, 'race')}/instantiate`, {})));
+  const builds = await Promise.all(
+    Array.from({ length: 20 }, () => s.apiJson('POST', `${BC_PATH(ns, 'race')}/instantiate`, {})),
+  );
   expect(new Set(builds.map((b) => b.metadata.name)).size).toBe(20);
 });
 

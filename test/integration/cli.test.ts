@@ -33,9 +33,13 @@ interface Run {
 
 function slipway(args: string[], input?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/slipway.js', '--server', s.http.url, '--token', s.token, '-n', ns, ...args], {
-      env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') },
-    });
+    const child = spawn(
+      process.execPath,
+      ['bin/slipway.js', '--server', s.http.url, '--token', s.token, '-n', ns, ...args],
+      {
+        env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') },
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -93,7 +97,9 @@ test('apply a multi-document file, get it back as a table and as JSON, describe 
   const table = await slipway(['get', 'bc']);
   expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+TYPE\s+FROM\s+LATEST$/);
   expect(table.stdout).toMatch(/good\s+Docker\s+Git\s+0/);
-  const json = JSON.parse((await slipway(['get', 'bc/good', '-o', 'json'])).stdout) as { metadata: { labels: Record<string, string> } };
+  const json = JSON.parse((await slipway(['get', 'bc/good', '-o', 'json'])).stdout) as {
+    metadata: { labels: Record<string, string> };
+  };
   expect(json.metadata.labels.app).toBe('good');
   expect((await slipway(['describe', 'bc', 'good'])).stdout).toContain('Name:\t\tgood');
 });
@@ -140,7 +146,10 @@ test('bad input: an invalid resource names the field, an unknown kind is named, 
   const run = await slipway(['apply', '-f', '-'], invalid);
   expect(run.code).toBe(1);
   expect(run.stderr).toContain('spec.source.git.uri');
-  const unknown = await slipway(['apply', '-f', '-'], 'apiVersion: v9\nkind: Gadget\nmetadata: { name: g }\n');
+  const unknown = await slipway(
+    ['apply', '-f', '-'],
+    'apiVersion: v9\nkind: Gadget\nmetadata: { name: g }\n',
+  );
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toContain('no matches for kind "Gadget" in version "v9"');
   const notYaml = await slipway(['apply', '-f', '-'], 'a: [unclosed');
@@ -149,9 +158,13 @@ test('bad input: an invalid resource names the field, an unknown kind is named, 
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain('(404)');
   const badToken = await new Promise<Run>((resolve) => {
-    const child = spawn(process.execPath, ['bin/slipway.js', '--server', s.http.url, '--token', 'wrong', 'get', 'bc'], {
-      env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') },
-    });
+    const child = spawn(
+      process.execPath,
+      ['bin/slipway.js', '--server', s.http.url, '--token', 'wrong', 'get', 'bc'],
+      {
+        env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') },
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('close', (code) => resolve({ code, stdout: '', stderr }));
@@ -168,7 +181,10 @@ test('delete removes a BuildConfig and its builds', async () => {
 
 test('start-build --from-dir uploads a directory to a Binary BuildConfig; instantiate without one is refused', async () => {
   const src = mkdtempSync(join(tmpdir(), 'slipway-bin-'));
-  writeFileSync(join(src, 'Dockerfile'), `FROM ${BASE_IMAGE}\nCOPY message.txt /message.txt\nRUN cat /message.txt\n`);
+  writeFileSync(
+    join(src, 'Dockerfile'),
+    `FROM ${BASE_IMAGE}\nCOPY message.txt /message.txt\nRUN cat /message.txt\n`,
+  );
   const message = `uploaded-from-a-directory-${randomUUID()}`;
   writeFileSync(join(src, 'message.txt'), `${message}\n`);
   const bc = `apiVersion: build.openshift.io/v1

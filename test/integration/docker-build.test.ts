@@ -6,7 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
 import type { Resource } from '../../src/core/resource.js';
-import { BASE_IMAGE, freePort, startGitDaemon, startGitHttpServer, type GitServer } from '../support/stack.js';
+import {
+  BASE_IMAGE,
+  freePort,
+  startGitDaemon,
+  startGitHttpServer,
+  type GitServer,
+} from '../support/stack.js';
 import { BC_PATH, BUILD_PATH, IS_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 
 const docker = new Docker();
@@ -39,7 +45,11 @@ function dockerBuildConfig(name: string, uri: string, extra: Record<string, unkn
 }
 
 async function startBuild(bc: string, body: Record<string, unknown> = {}): Promise<Resource> {
-  return s.apiJson('POST', `${BC_PATH(ns, bc)}/instantiate`, { kind: 'BuildRequest', metadata: { name: bc }, ...body });
+  return s.apiJson('POST', `${BC_PATH(ns, bc)}/instantiate`, {
+    kind: 'BuildRequest',
+    metadata: { name: bc },
+    ...body,
+  });
 }
 
 async function logOf(name: string): Promise<string> {
@@ -51,10 +61,14 @@ test('a Dockerfile build with a build arg and a contextDir is pushed, pulled bac
     'README.md': 'not in the context\n',
     'app/Dockerfile': `FROM ${BASE_IMAGE}\nARG WHO=nobody\nRUN echo "built for $WHO" > /out.txt\nCMD ["cat", "/out.txt"]\n`,
   });
-  await s.apiJson('POST', BC_PATH(ns), dockerBuildConfig('hello', git.url('hello'), {
-    source: { git: { uri: git.url('hello'), ref: 'main' }, contextDir: 'app' },
-    strategy: { type: 'Docker', dockerStrategy: { buildArgs: [{ name: 'WHO', value: 'slipway-users' }] } },
-  }));
+  await s.apiJson(
+    'POST',
+    BC_PATH(ns),
+    dockerBuildConfig('hello', git.url('hello'), {
+      source: { git: { uri: git.url('hello'), ref: 'main' }, contextDir: 'app' },
+      strategy: { type: 'Docker', dockerStrategy: { buildArgs: [{ name: 'WHO', value: 'slipway-users' }] } },
+    }),
+  );
   const created = await startBuild('hello');
   expect(created.metadata.name).toBe('hello-1');
   expect((created.status as { phase: string }).phase).toBe('New');
@@ -65,7 +79,12 @@ test('a Dockerfile build with a build arg and a contextDir is pushed, pulled bac
   expect(status.startTimestamp).toBeTruthy();
   expect(status.completionTimestamp).toBeTruthy();
   expect(typeof status.duration).toBe('number');
-  expect(status.stages.map((st: { name: string }) => st.name)).toEqual(['FetchInputs', 'PullImages', 'Build', 'PushImage']);
+  expect(status.stages.map((st: { name: string }) => st.name)).toEqual([
+    'FetchInputs',
+    'PullImages',
+    'Build',
+    'PushImage',
+  ]);
   expect((build.spec as any).revision.git.commit).toBe(commit);
   const digest: string = status.output.to.imageDigest;
   expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -81,13 +100,19 @@ test('a Dockerfile build with a build arg and a contextDir is pushed, pulled bac
 
   // Pull back by digest from the registry (the local copy removed first) and run it.
   const byDigest = `${s.registry.host}/${ns}/hello@${digest}`;
-  await docker.getImage(`${s.registry.host}/${ns}/hello:latest`).remove({ force: true }).catch(() => undefined);
+  await docker
+    .getImage(`${s.registry.host}/${ns}/hello:latest`)
+    .remove({ force: true })
+    .catch(() => undefined);
   execFileSync('docker', ['pull', '-q', byDigest]);
   const out = execFileSync('docker', ['run', '--rm', byDigest], { encoding: 'utf8' });
   expect(out.trim()).toBe('built for slipway-users');
   const labels = (await docker.getImage(byDigest).inspect()).Config.Labels;
   expect(labels['io.openshift.build.commit.id']).toBe(commit);
-  await docker.getImage(byDigest).remove({ force: true }).catch(() => undefined);
+  await docker
+    .getImage(byDigest)
+    .remove({ force: true })
+    .catch(() => undefined);
 });
 
 test('an inline Dockerfile, env and a from override reach the image', async () => {
@@ -95,7 +120,13 @@ test('an inline Dockerfile, env and a from override reach the image', async () =
     ...dockerBuildConfig('inline', ''),
     spec: {
       source: { dockerfile: 'FROM scratch-is-replaced\nCMD ["sh", "-c", "echo $GREETING"]\n' },
-      strategy: { type: 'Docker', dockerStrategy: { from: { kind: 'DockerImage', name: BASE_IMAGE }, env: [{ name: 'GREETING', value: 'from env' }] } },
+      strategy: {
+        type: 'Docker',
+        dockerStrategy: {
+          from: { kind: 'DockerImage', name: BASE_IMAGE },
+          env: [{ name: 'GREETING', value: 'from env' }],
+        },
+      },
       output: { to: { kind: 'ImageStreamTag', name: 'inline:v1' } },
     },
   });
@@ -108,7 +139,9 @@ test('an inline Dockerfile, env and a from override reach the image', async () =
 });
 
 test('a failing Dockerfile ends Failed with DockerBuildFailed, the failing step named and the log kept', async () => {
-  git.commit('broken', { Dockerfile: `FROM ${BASE_IMAGE}\nRUN echo before\nRUN echo "about to fail" && exit 3\n` });
+  git.commit('broken', {
+    Dockerfile: `FROM ${BASE_IMAGE}\nRUN echo before\nRUN echo "about to fail" && exit 3\n`,
+  });
   await s.apiJson('POST', BC_PATH(ns), dockerBuildConfig('broken', git.url('broken')));
   await startBuild('broken');
   const build = await s.waitForBuild(ns, 'broken-1');
@@ -123,9 +156,13 @@ test('a failing Dockerfile ends Failed with DockerBuildFailed, the failing step 
 
 test('a ref that does not exist ends Failed with FetchSourceFailed and the git error in the log', async () => {
   git.commit('refs', { Dockerfile: `FROM ${BASE_IMAGE}\n` });
-  await s.apiJson('POST', BC_PATH(ns), dockerBuildConfig('badref', git.url('refs'), {
-    source: { git: { uri: git.url('refs'), ref: 'no-such-branch' } },
-  }));
+  await s.apiJson(
+    'POST',
+    BC_PATH(ns),
+    dockerBuildConfig('badref', git.url('refs'), {
+      source: { git: { uri: git.url('refs'), ref: 'no-such-branch' } },
+    }),
+  );
   await startBuild('badref');
   const build = await s.waitForBuild(ns, 'badref-1');
   expect((build.status as any).phase).toBe('Failed');
@@ -144,9 +181,13 @@ test('a private repository builds with a basic-auth sourceSecret, and fails clea
       type: 'kubernetes.io/basic-auth',
       stringData: { username: 'builder', password: 's3cret' },
     });
-    await s.apiJson('POST', BC_PATH(ns), dockerBuildConfig('private', priv.url('private'), {
-      source: { git: { uri: priv.url('private'), ref: 'main' }, sourceSecret: { name: 'git-creds' } },
-    }));
+    await s.apiJson(
+      'POST',
+      BC_PATH(ns),
+      dockerBuildConfig('private', priv.url('private'), {
+        source: { git: { uri: priv.url('private'), ref: 'main' }, sourceSecret: { name: 'git-creds' } },
+      }),
+    );
     await s.apiJson('POST', BC_PATH(ns), dockerBuildConfig('nocreds', priv.url('private')));
     await startBuild('private');
     await startBuild('nocreds');
@@ -163,9 +204,13 @@ test('a private repository builds with a basic-auth sourceSecret, and fails clea
 test('a build whose registry is down fails with PushImageToRegistryFailed after bounded retries', async () => {
   const closed = await freePort();
   git.commit('nopush', { Dockerfile: `FROM ${BASE_IMAGE}\n` });
-  await s.apiJson('POST', BC_PATH(ns), dockerBuildConfig('nopush', git.url('nopush'), {
-    output: { to: { kind: 'DockerImage', name: `127.0.0.1:${closed}/${ns}/nopush:latest` } },
-  }));
+  await s.apiJson(
+    'POST',
+    BC_PATH(ns),
+    dockerBuildConfig('nopush', git.url('nopush'), {
+      output: { to: { kind: 'DockerImage', name: `127.0.0.1:${closed}/${ns}/nopush:latest` } },
+    }),
+  );
   await startBuild('nopush');
   const build = await s.waitForBuild(ns, 'nopush-1');
   expect((build.status as any).phase).toBe('Failed');
@@ -214,7 +259,11 @@ test('cancelling a build that has not started ends it at once and it never runs'
 
 test('successfulBuildsHistoryLimit prunes the oldest complete builds and their logs', async () => {
   git.commit('pruned', { Dockerfile: `FROM ${BASE_IMAGE}\n` });
-  await s.apiJson('POST', BC_PATH(ns), dockerBuildConfig('pruned', git.url('pruned'), { successfulBuildsHistoryLimit: 1 }));
+  await s.apiJson(
+    'POST',
+    BC_PATH(ns),
+    dockerBuildConfig('pruned', git.url('pruned'), { successfulBuildsHistoryLimit: 1 }),
+  );
   await startBuild('pruned');
   expect(((await s.waitForBuild(ns, 'pruned-1')).status as any).phase).toBe('Complete');
   await startBuild('pruned');

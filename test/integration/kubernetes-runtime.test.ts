@@ -35,16 +35,31 @@ test('an image-change on an ImageStreamTag updates the annotated Deployment in t
       namespace: ns,
       annotations: {
         'image.openshift.io/triggers': JSON.stringify([
-          { from: { kind: 'ImageStreamTag', name: 'web:latest' }, fieldPath: 'spec.template.spec.containers[?(@.name=="web")].image' },
+          {
+            from: { kind: 'ImageStreamTag', name: 'web:latest' },
+            fieldPath: 'spec.template.spec.containers[?(@.name=="web")].image',
+          },
         ]),
       },
     },
     spec: {
       selector: { matchLabels: { app: 'shop' } },
-      template: { metadata: { labels: { app: 'shop' } }, spec: { containers: [{ name: 'web', image: 'web:old' }] } },
+      template: {
+        metadata: { labels: { app: 'shop' } },
+        spec: { containers: [{ name: 'web', image: 'web:old' }] },
+      },
     },
   });
   const image = `${s.registry.host}/${ns}/web@sha256:${'c'.repeat(64)}`;
-  await s.rt.dispatchImageChange({ namespace: ns, stream: 'web', tag: 'latest', image: `sha256:${'c'.repeat(64)}`, dockerImageReference: image });
-  await waitFor('the Deployment to get the new image', async () => api.get('deployments', ns, 'shop')?.spec.template.spec.containers[0].image === image);
+  await s.rt.dispatchImageChange({
+    namespace: ns,
+    stream: 'web',
+    tag: 'latest',
+    image: `sha256:${'c'.repeat(64)}`,
+    dockerImageReference: image,
+  });
+  await waitFor(
+    'the Deployment to get the new image',
+    async () => api.get('deployments', ns, 'shop')?.spec.template.spec.containers[0].image === image,
+  );
 });

@@ -18,8 +18,17 @@ beforeAll(async () => {
   // npm's registry presents a chain only the host's CA bundle trusts (OpenShift's mountTrustedCA).
   s = await startSlipway({ workers: 1, config: { trustedCA: '/etc/ssl/certs/ca-certificates.crt' } });
   git = await startGitDaemon();
-  const registered = await registerBuilderImages({ docker: s.rt.docker, store: s.rt.store, registry: s.registry.host, log: () => undefined });
-  expect(registered).toEqual(['openshift/nodejs:latest', 'openshift/python:latest', 'openshift/static:latest']);
+  const registered = await registerBuilderImages({
+    docker: s.rt.docker,
+    store: s.rt.store,
+    registry: s.registry.host,
+    log: () => undefined,
+  });
+  expect(registered).toEqual([
+    'openshift/nodejs:latest',
+    'openshift/python:latest',
+    'openshift/static:latest',
+  ]);
 });
 afterAll(async () => {
   for (const c of containers) execFileSync('docker', ['rm', '-f', c], { stdio: 'ignore' });
@@ -27,7 +36,11 @@ afterAll(async () => {
   await git?.stop();
 });
 
-function sourceBuildConfig(name: string, builder: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function sourceBuildConfig(
+  name: string,
+  builder: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     apiVersion: 'build.openshift.io/v1',
     kind: 'BuildConfig',
@@ -36,7 +49,10 @@ function sourceBuildConfig(name: string, builder: string, extra: Record<string, 
       source: { git: { uri: git.url(name), ref: 'main' } },
       strategy: {
         type: 'Source',
-        sourceStrategy: { from: { kind: 'ImageStreamTag', namespace: 'openshift', name: `${builder}:latest` }, ...extra },
+        sourceStrategy: {
+          from: { kind: 'ImageStreamTag', namespace: 'openshift', name: `${builder}:latest` },
+          ...extra,
+        },
       },
       output: { to: { kind: 'ImageStreamTag', name: `${name}:latest` } },
     },
@@ -44,13 +60,20 @@ function sourceBuildConfig(name: string, builder: string, extra: Record<string, 
 }
 
 async function runAndGet(image: string, path = '/'): Promise<string> {
-  const id = execFileSync('docker', ['run', '-d', '-p', '127.0.0.1::8080', image], { encoding: 'utf8' }).trim();
+  const id = execFileSync('docker', ['run', '-d', '-p', '127.0.0.1::8080', image], {
+    encoding: 'utf8',
+  }).trim();
   containers.push(id);
   const port = execFileSync('docker', ['port', id, '8080/tcp'], { encoding: 'utf8' }).trim().split(':').pop();
-  return waitFor(`${image} to answer`, async () => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`);
-    return res.ok ? res.text() : undefined;
-  }, 60000, 250);
+  return waitFor(
+    `${image} to answer`,
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return res.ok ? res.text() : undefined;
+    },
+    60000,
+    250,
+  );
 }
 
 test('the builder ImageStreams exist in namespace openshift, pointing at the internal registry', async () => {
@@ -75,17 +98,29 @@ test('a repository of plain files builds with the static builder and serves them
 });
 
 test('a Node.js app builds with the nodejs builder, and an incremental rebuild reuses the previous node_modules', async () => {
-  const pkg = { name: 'hello', version: '1.0.0', private: true, scripts: { start: 'node server.js' }, dependencies: { 'is-number': '7.0.0' } };
+  const pkg = {
+    name: 'hello',
+    version: '1.0.0',
+    private: true,
+    scripts: { start: 'node server.js' },
+    dependencies: { 'is-number': '7.0.0' },
+  };
   const server = (greeting: string): string =>
     `const isNumber = require('is-number');\nrequire('http').createServer((q, r) => r.end('${greeting} ' + isNumber(5))).listen(8080);\n`;
   git.commit('nodeapp', { 'package.json': JSON.stringify(pkg, null, 2), 'server.js': server('first') });
   await s.apiJson('POST', BC_PATH(ns), sourceBuildConfig('nodeapp', 'nodejs', { incremental: true }));
   await s.apiJson('POST', `${BC_PATH(ns, 'nodeapp')}/instantiate`, {});
   const first = await s.waitForBuild(ns, 'nodeapp-1', undefined, 600000);
-  expect([(first.status as any).phase, (first.status as any).message, (first.status as any).logSnippet]).toEqual(['Complete', undefined, undefined]);
+  expect([
+    (first.status as any).phase,
+    (first.status as any).message,
+    (first.status as any).logSnippet,
+  ]).toEqual(['Complete', undefined, undefined]);
   const firstLog = await (await s.api('GET', `${BUILD_PATH(ns, 'nodeapp-1')}/log`)).text();
   expect(firstLog).toMatch(/Installing dependencies with npm (ci|install)/);
-  expect(await runAndGet(`${s.registry.host}/${ns}/nodeapp@${(first.status as any).output.to.imageDigest}`)).toBe('first true');
+  expect(
+    await runAndGet(`${s.registry.host}/${ns}/nodeapp@${(first.status as any).output.to.imageDigest}`),
+  ).toBe('first true');
 
   git.commit('nodeapp', { 'server.js': server('second') });
   await s.apiJson('POST', `${BC_PATH(ns, 'nodeapp')}/instantiate`, {});
@@ -94,5 +129,7 @@ test('a Node.js app builds with the nodejs builder, and an incremental rebuild r
   const secondLog = await (await s.api('GET', `${BUILD_PATH(ns, 'nodeapp-2')}/log`)).text();
   expect(secondLog).toContain('Restored node_modules from artifacts');
   expect(secondLog).not.toMatch(/Installing dependencies with npm/);
-  expect(await runAndGet(`${s.registry.host}/${ns}/nodeapp@${(second.status as any).output.to.imageDigest}`)).toBe('second true');
+  expect(
+    await runAndGet(`${s.registry.host}/${ns}/nodeapp@${(second.status as any).output.to.imageDigest}`),
+  ).toBe('second true');
 });

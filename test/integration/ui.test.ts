@@ -10,7 +10,8 @@ import { BASE_IMAGE, startGitDaemon, type GitServer } from '../support/stack.js'
 import { BC_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 
 // Runs inside the page (serialised, so self-contained); the project is type-checked without the DOM library.
-const logContains = (text: string): boolean => (globalThis as any).document.getElementById('log')?.textContent?.includes(text);
+const logContains = (text: string): boolean =>
+  (globalThis as any).document.getElementById('log')?.textContent?.includes(text);
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let s: TestSlipway;
@@ -19,12 +20,21 @@ let browser: Browser;
 const ns = `ui-${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/setup.sh`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/setup.sh`);
   s = await startSlipway({ workers: 1 });
   git = await startGitDaemon();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 afterAll(async () => {
@@ -40,7 +50,10 @@ test('sign in, list builds, and follow a build log to Complete', async () => {
     apiVersion: 'build.openshift.io/v1',
     kind: 'BuildConfig',
     metadata: { name: 'uiapp' },
-    spec: { source: { git: { uri: git.url('uiapp'), ref: 'main' } }, strategy: { type: 'Docker', dockerStrategy: {} } },
+    spec: {
+      source: { git: { uri: git.url('uiapp'), ref: 'main' } },
+      strategy: { type: 'Docker', dockerStrategy: {} },
+    },
   });
   await s.apiJson('POST', `${BC_PATH(ns, 'uiapp')}/instantiate`, {});
 
@@ -56,7 +69,11 @@ test('sign in, list builds, and follow a build log to Complete', async () => {
   await page.waitForSelector(`a[href="/ui/namespaces/${ns}/builds/uiapp-1/log"]`);
   await page.click(`a[href="/ui/namespaces/${ns}/builds/uiapp-1/log"]`);
   await page.waitForFunction(logContains, marker, { timeout: 120000 });
-  await page.waitForFunction(() => (globalThis as any).document.getElementById('phase')?.textContent === 'Complete', undefined, { timeout: 60000 });
+  await page.waitForFunction(
+    () => (globalThis as any).document.getElementById('phase')?.textContent === 'Complete',
+    undefined,
+    { timeout: 60000 },
+  );
   await page.screenshot({ path: `${process.env.TMPDIR ?? '/tmp'}/slipway-ui-build-log.png` });
 
   // The direct link (what a GitHub commit status points at) opens the same log.

@@ -16,7 +16,10 @@ const ns = `w-${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
   // Short leases so a dead worker's build is reclaimed within seconds.
-  s = await startSlipway({ workers: 0, config: { workerLockMs: 4000, stalledIntervalMs: 2000, workerConcurrency: 1 } });
+  s = await startSlipway({
+    workers: 0,
+    config: { workerLockMs: 4000, stalledIntervalMs: 2000, workerConcurrency: 1 },
+  });
   git = await startGitDaemon();
 });
 afterAll(async () => {
@@ -82,7 +85,11 @@ test('two BuildConfigs build at the same time on two workers', async () => {
   await waitFor(
     'both builds running at once',
     async () => {
-      const [l, r] = await Promise.all(['left-1', 'right-1'].map((n) => s.apiJson('GET', `/apis/build.openshift.io/v1/namespaces/${ns}/builds/${n}`)));
+      const [l, r] = await Promise.all(
+        ['left-1', 'right-1'].map((n) =>
+          s.apiJson('GET', `/apis/build.openshift.io/v1/namespaces/${ns}/builds/${n}`),
+        ),
+      );
       return st(l!).phase === 'Running' && st(r!).phase === 'Running' ? [l!, r!] : undefined;
     },
     60000,
@@ -91,7 +98,9 @@ test('two BuildConfigs build at the same time on two workers', async () => {
   const [left, right] = await Promise.all([s.waitForBuild(ns, 'left-1'), s.waitForBuild(ns, 'right-1')]);
   expect(st(left).phase).toBe('Complete');
   expect(st(right).phase).toBe('Complete');
-  expect(left.metadata.annotations?.['slipway.dev/worker']).not.toBe(right.metadata.annotations?.['slipway.dev/worker']);
+  expect(left.metadata.annotations?.['slipway.dev/worker']).not.toBe(
+    right.metadata.annotations?.['slipway.dev/worker'],
+  );
 });
 
 test('Serial (the default) runs builds of one BuildConfig one at a time, in order', async () => {
@@ -102,6 +111,8 @@ test('Serial (the default) runs builds of one BuildConfig one at a time, in orde
   for (const n of ['serial-1', 'serial-2', 'serial-3']) builds.push(await s.waitForBuild(ns, n));
   for (const b of builds) expect(st(b).phase).toBe('Complete');
   for (let i = 1; i < builds.length; i++) {
-    expect(Date.parse(st(builds[i]!).startTimestamp)).toBeGreaterThanOrEqual(Date.parse(st(builds[i - 1]!).completionTimestamp));
+    expect(Date.parse(st(builds[i]!).startTimestamp)).toBeGreaterThanOrEqual(
+      Date.parse(st(builds[i - 1]!).completionTimestamp),
+    );
   }
 });

@@ -9,7 +9,9 @@ export default function globalSetup(): void {
   try {
     execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'pipe' });
   } catch {
-    throw new Error('The Docker engine does not answer on /var/run/docker.sock: run scripts/setup.sh (as root) first.');
+    throw new Error(
+      'The Docker engine does not answer on /var/run/docker.sock: run scripts/setup.sh (as root) first.',
+    );
   }
   const base = process.env.SLIPWAY_BASE_IMAGE ?? 'slipway/debian:bookworm';
   try {

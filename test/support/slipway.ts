@@ -41,9 +41,12 @@ export interface TestSlipwayOptions {
   runtime?: Omit<RuntimeOptions, 'logger'>;
 }
 
-export const BC_PATH = (ns: string, name = '') => `/apis/build.openshift.io/v1/namespaces/${ns}/buildconfigs${name ? `/${name}` : ''}`;
-export const BUILD_PATH = (ns: string, name = '') => `/apis/build.openshift.io/v1/namespaces/${ns}/builds${name ? `/${name}` : ''}`;
-export const IS_PATH = (ns: string, name = '') => `/apis/image.openshift.io/v1/namespaces/${ns}/imagestreams${name ? `/${name}` : ''}`;
+export const BC_PATH = (ns: string, name = '') =>
+  `/apis/build.openshift.io/v1/namespaces/${ns}/buildconfigs${name ? `/${name}` : ''}`;
+export const BUILD_PATH = (ns: string, name = '') =>
+  `/apis/build.openshift.io/v1/namespaces/${ns}/builds${name ? `/${name}` : ''}`;
+export const IS_PATH = (ns: string, name = '') =>
+  `/apis/image.openshift.io/v1/namespaces/${ns}/imagestreams${name ? `/${name}` : ''}`;
 
 export async function startSlipway(options: TestSlipwayOptions = {}): Promise<TestSlipway> {
   const redis = await startRedis();
@@ -66,10 +69,19 @@ export async function startSlipway(options: TestSlipwayOptions = {}): Promise<Te
   const workers: BuildWorkerHandle[] = [];
   for (let i = 0; i < (options.workers ?? 1); i++) workers.push(startWorker(rt));
 
-  const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+  const api = (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Response> =>
     fetch(`${http.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
 
@@ -87,7 +99,12 @@ export async function startSlipway(options: TestSlipwayOptions = {}): Promise<Te
       if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
       return JSON.parse(text) as T;
     },
-    waitForBuild: (namespace, name, phases = ['Complete', 'Failed', 'Error', 'Cancelled'], timeoutMs = 180000) =>
+    waitForBuild: (
+      namespace,
+      name,
+      phases = ['Complete', 'Failed', 'Error', 'Cancelled'],
+      timeoutMs = 180000,
+    ) =>
       waitFor(
         `build ${namespace}/${name} to reach ${phases.join('|')}`,
         async () => {

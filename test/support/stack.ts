@@ -89,7 +89,11 @@ export async function startRedis(): Promise<RedisHandle> {
       { stdio: 'ignore' },
     );
     await waitFor('redis', async () => {
-      const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const r = new Redis(port, '127.0.0.1', {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       r.on('error', () => undefined); // refused until redis-server listens: expected while probing
       try {
         await r.connect();
@@ -191,7 +195,11 @@ function git(args: string[], cwd: string): string {
 
 export interface GitServer {
   /** Creates (or updates) bare repo `name` with one commit of `files` on `branch`; returns the commit id. */
-  commit(name: string, files: Record<string, string>, options?: { branch?: string; message?: string; tag?: string }): string;
+  commit(
+    name: string,
+    files: Record<string, string>,
+    options?: { branch?: string; message?: string; tag?: string },
+  ): string;
   /** The URL a BuildConfig uses for repo `name`. */
   url(name: string): string;
   root: string;
@@ -218,7 +226,10 @@ export function makeCommitter(root: string): GitServer['commit'] {
         writeFileSync(join(work, path), content);
       }
       git(['add', '-A'], work);
-      git(['commit', '-q', '--allow-empty', '-m', options.message ?? `update ${Object.keys(files).join(', ')}`], work);
+      git(
+        ['commit', '-q', '--allow-empty', '-m', options.message ?? `update ${Object.keys(files).join(', ')}`],
+        work,
+      );
       if (options.tag) git(['tag', options.tag], work);
       git(['push', '-q', '--tags', 'origin', `HEAD:refs/heads/${branch}`], work);
       return git(['rev-parse', 'HEAD'], work);
@@ -234,7 +245,15 @@ export async function startGitDaemon(): Promise<GitServer> {
   const port = await freePort();
   const child = spawn(
     'git',
-    ['daemon', '--export-all', `--base-path=${root}`, '--reuseaddr', '--listen=127.0.0.1', `--port=${port}`, root],
+    [
+      'daemon',
+      '--export-all',
+      `--base-path=${root}`,
+      '--reuseaddr',
+      '--listen=127.0.0.1',
+      `--port=${port}`,
+      root,
+    ],
     { stdio: 'ignore' },
   );
   await waitFor('git daemon', () => portAnswers(port));
@@ -253,9 +272,13 @@ export async function startGitDaemon(): Promise<GitServer> {
  * Serves bare repos over smart HTTP (`git http-backend` as CGI) behind HTTP basic auth,
  * for private-repository tests.
  */
-export async function startGitHttpServer(credentials: { username: string; password: string }): Promise<GitServer> {
+export async function startGitHttpServer(credentials: {
+  username: string;
+  password: string;
+}): Promise<GitServer> {
   const root = tempDir('slipway-githttp-');
-  const expected = 'Basic ' + Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+  const expected =
+    'Basic ' + Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
   const server: Server = createServer((req, res) => {
     if (req.headers.authorization !== expected) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="slipway-test"' }).end('auth required\n');
@@ -278,7 +301,12 @@ export async function startGitHttpServer(credentials: { username: string; passwo
 }
 
 /** Answers one smart-HTTP git request for the bare repos under `root` with `git http-backend` (CGI). */
-export function gitHttpBackend(root: string, req: IncomingMessage, res: ServerResponse, remoteUser = 'anonymous'): void {
+export function gitHttpBackend(
+  root: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  remoteUser = 'anonymous',
+): void {
   const url = new URL(req.url ?? '/', 'http://x');
   const cgi = spawn('git', ['http-backend'], {
     env: {

@@ -1,7 +1,8 @@
 import { editDockerfile } from '../../src/builders/docker/dockerfile.js';
 
 test('the strategy from replaces only the last FROM image, keeping flags and stage names', () => {
-  const text = 'FROM golang AS build\nRUN make\nFROM --platform=linux/amd64 debian:old AS final\nCOPY --from=build /app /app\n';
+  const text =
+    'FROM golang AS build\nRUN make\nFROM --platform=linux/amd64 debian:old AS final\nCOPY --from=build /app /app\n';
   const out = editDockerfile(text, { from: 'registry.local/base:1' });
   expect(out).toContain('FROM golang AS build');
   expect(out).toContain('FROM --platform=linux/amd64 registry.local/base:1 AS final');

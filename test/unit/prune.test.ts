@@ -20,6 +20,13 @@ test('keeps the newest N complete and N failed builds, prunes the oldest, never 
     build(8, 'New'),
   ];
   expect(buildsToPrune(builds, { successful: 2, failed: 2 })).toEqual(['web-1', 'web-2']);
-  expect(buildsToPrune(builds, { successful: 0, failed: 0 })).toEqual(['web-1', 'web-2', 'web-3', 'web-4', 'web-5', 'web-6']);
+  expect(buildsToPrune(builds, { successful: 0, failed: 0 })).toEqual([
+    'web-1',
+    'web-2',
+    'web-3',
+    'web-4',
+    'web-5',
+    'web-6',
+  ]);
   expect(buildsToPrune(builds, { successful: 5, failed: 5 })).toEqual([]);
 });

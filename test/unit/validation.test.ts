@@ -27,7 +27,12 @@ function causesOf(fn: () => unknown): { field: string; message: string }[] {
 }
 
 test('a valid BuildConfig passes and keeps fields Slipway does not model', () => {
-  const obj = bc({ ...good, nodeSelector: null, resources: { limits: { memory: '1Gi' } }, somethingNew: { x: 1 } });
+  const obj = bc({
+    ...good,
+    nodeSelector: null,
+    resources: { limits: { memory: '1Gi' } },
+    somethingNew: { x: 1 },
+  });
   expect(validateResource(BC, obj)).toEqual(obj);
 });
 
@@ -46,8 +51,13 @@ test('an unknown strategy type names spec.strategy.type', () => {
 });
 
 test('the ext:: git transport is refused with a message that says what to use', () => {
-  const causes = causesOf(() => validateResource(BC, bc({ ...good, source: { git: { uri: 'ext::sh -c touch% /tmp/pwned' } } })));
-  expect(causes[0]).toEqual({ field: 'spec.source.git.uri', message: expect.stringContaining('use https, ssh') });
+  const causes = causesOf(() =>
+    validateResource(BC, bc({ ...good, source: { git: { uri: 'ext::sh -c touch% /tmp/pwned' } } })),
+  );
+  expect(causes[0]).toEqual({
+    field: 'spec.source.git.uri',
+    message: expect.stringContaining('use https, ssh'),
+  });
 });
 
 test('file:// sources are refused unless the server allows them', () => {
@@ -57,7 +67,9 @@ test('file:// sources are refused unless the server allows them', () => {
 });
 
 test('scp-like ssh URIs are accepted', () => {
-  expect(() => validateResource(BC, bc({ ...good, source: { git: { uri: 'git@github.com:openshift/origin.git' } } }))).not.toThrow();
+  expect(() =>
+    validateResource(BC, bc({ ...good, source: { git: { uri: 'git@github.com:openshift/origin.git' } } })),
+  ).not.toThrow();
 });
 
 test('a bad name is rejected with DNS-1123 wording', () => {
@@ -67,12 +79,16 @@ test('a bad name is rejected with DNS-1123 wording', () => {
 });
 
 test('contextDir may not climb out of the repository', () => {
-  const causes = causesOf(() => validateResource(BC, bc({ ...good, source: { ...good.source, contextDir: '../etc' } })));
+  const causes = causesOf(() =>
+    validateResource(BC, bc({ ...good, source: { ...good.source, contextDir: '../etc' } })),
+  );
   expect(causes[0]!.field).toBe('spec.source.contextDir');
 });
 
 test('an ImageStreamTag output without a tag is named', () => {
-  const causes = causesOf(() => validateResource(BC, bc({ ...good, output: { to: { kind: 'ImageStreamTag', name: 'web' } } })));
+  const causes = causesOf(() =>
+    validateResource(BC, bc({ ...good, output: { to: { kind: 'ImageStreamTag', name: 'web' } } })),
+  );
   expect(causes[0]!.field).toBe('spec.output.to.name');
 });
 
@@ -82,11 +98,16 @@ test('a Source strategy without sourceStrategy is named', () => {
 });
 
 test('a webhook trigger without a secret is named by index', () => {
-  const causes = causesOf(() => validateResource(BC, bc({ ...good, triggers: [{ type: 'ConfigChange' }, { type: 'GitHub', github: {} }] })));
+  const causes = causesOf(() =>
+    validateResource(
+      BC,
+      bc({ ...good, triggers: [{ type: 'ConfigChange' }, { type: 'GitHub', github: {} }] }),
+    ),
+  );
   expect(causes[0]!.field).toBe('spec.triggers[1].github');
 });
 
-test('runPolicy must be one of OpenShift\'s', () => {
+test("runPolicy must be one of OpenShift's", () => {
   const causes = causesOf(() => validateResource(BC, bc({ ...good, runPolicy: 'Sometimes' })));
   expect(causes[0]!.field).toBe('spec.runPolicy');
 });
@@ -101,6 +122,13 @@ test('a Secret folds stringData into base64 data, and rejects data that is not b
   expect(secret.data.password).toBe(Buffer.from('pa ss').toString('base64'));
   expect(secret.type).toBe('Opaque');
   expect('stringData' in secret).toBe(false);
-  const causes = causesOf(() => validateResource(SECRET, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' }, data: { k: 'not base64!' } } as Resource));
+  const causes = causesOf(() =>
+    validateResource(SECRET, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'x' },
+      data: { k: 'not base64!' },
+    } as Resource),
+  );
   expect(causes[0]!.field).toBe('data.k');
 });

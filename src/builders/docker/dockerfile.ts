@@ -23,7 +23,8 @@ function instructionStarts(lines: string[]): number[] {
   lines.forEach((line, i) => {
     const trimmed = line.trim();
     if (!continued && trimmed !== '' && !trimmed.startsWith('#')) starts.push(i);
-    continued = trimmed.endsWith('\\') && !trimmed.startsWith('#') ? true : continued && trimmed.endsWith('\\');
+    continued =
+      trimmed.endsWith('\\') && !trimmed.startsWith('#') ? true : continued && trimmed.endsWith('\\');
   });
   return starts;
 }
@@ -58,16 +59,20 @@ export function editDockerfile(text: string, edits: DockerfileEdits): string {
 }
 
 /** OpenShift's build labels, from the checked-out commit. */
-export function buildLabels(source: {
-  uri?: string | undefined;
-  ref?: string | undefined;
-  commit?: string | undefined;
-  author?: { name?: string | undefined; email?: string | undefined } | undefined;
-  date?: string | undefined;
-  message?: string | undefined;
-}, contextDir?: string): Record<string, string> {
+export function buildLabels(
+  source: {
+    uri?: string | undefined;
+    ref?: string | undefined;
+    commit?: string | undefined;
+    author?: { name?: string | undefined; email?: string | undefined } | undefined;
+    date?: string | undefined;
+    message?: string | undefined;
+  },
+  contextDir?: string,
+): Record<string, string> {
   const labels: Record<string, string> = {};
-  if (source.author?.name) labels['io.openshift.build.commit.author'] = `${source.author.name} <${source.author.email ?? ''}>`;
+  if (source.author?.name)
+    labels['io.openshift.build.commit.author'] = `${source.author.name} <${source.author.email ?? ''}>`;
   if (source.date) labels['io.openshift.build.commit.date'] = source.date;
   if (source.commit) labels['io.openshift.build.commit.id'] = source.commit;
   if (source.message) labels['io.openshift.build.commit.message'] = source.message.split('\n')[0] ?? '';

@@ -24,7 +24,10 @@ function prepareDockerfile(input: BuilderInput): string {
   const dockerfilePath = strategy.dockerfilePath ?? 'Dockerfile';
   const path = resolve(contextDir, dockerfilePath);
   if (relative(contextDir, path).startsWith('..')) {
-    throw new BuildFailure('ManageDockerfileFailed', `dockerfilePath "${dockerfilePath}" points outside the context directory`);
+    throw new BuildFailure(
+      'ManageDockerfileFailed',
+      `dockerfilePath "${dockerfilePath}" points outside the context directory`,
+    );
   }
   if (spec.source.dockerfile !== undefined) {
     // OpenShift writes an inline Dockerfile over the one in the context.
@@ -89,7 +92,9 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
     } as Parameters<typeof docker.buildImage>[1]);
   } catch (err) {
     if (signal.aborted) throw new BuildCancelled('build cancelled', { cause: err });
-    throw new BuildFailure('DockerBuildFailed', `the Docker engine refused the build: ${errorMessage(err)}`, { cause: err });
+    throw new BuildFailure('DockerBuildFailed', `the Docker engine refused the build: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   let step = '';
   let imageId: string | undefined;
@@ -118,17 +123,27 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
   } catch (err) {
     if (signal.aborted) throw new BuildCancelled('build cancelled', { cause: err });
     if (err instanceof BuildFailure) throw err;
-    throw new BuildFailure('DockerBuildFailed', `lost the build output from the Docker engine: ${errorMessage(err)}`, {
-      phase: 'Error',
-      cause: err,
-    });
+    throw new BuildFailure(
+      'DockerBuildFailed',
+      `lost the build output from the Docker engine: ${errorMessage(err)}`,
+      {
+        phase: 'Error',
+        cause: err,
+      },
+    );
   }
   if (partial) log(partial);
   if (signal.aborted) throw new BuildCancelled('build cancelled');
   if (!imageId) imageId = (await docker.getImage(tag).inspect()).Id;
   if (spec.postCommit && (spec.postCommit.script || spec.postCommit.command || spec.postCommit.args)) {
-    await runPostCommitHook({ docker, image: imageId, postCommit: spec.postCommit, env: strategy.env ?? [], log, signal });
+    await runPostCommitHook({
+      docker,
+      image: imageId,
+      postCommit: spec.postCommit,
+      env: strategy.env ?? [],
+      log,
+      signal,
+    });
   }
   return { imageId };
 };
-

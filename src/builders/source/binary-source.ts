@@ -28,12 +28,17 @@ export async function unpackBinarySource(options: {
     const source = Readable.from([data]);
     const extract = tar.extract(dir, {
       // Archives may not write outside the source directory or carry device files.
-      ignore: (_name, header) => header?.type !== 'file' && header?.type !== 'directory' && header?.type !== 'symlink',
+      ignore: (_name, header) =>
+        header?.type !== 'file' && header?.type !== 'directory' && header?.type !== 'symlink',
     });
     if (gzipped) await pipeline(source, createGunzip(), extract);
     else await pipeline(source, extract);
   } catch (err) {
-    throw new BuildFailure('FetchSourceFailed', `the binary input is not a readable tar archive: ${errorMessage(err)}`, { cause: err });
+    throw new BuildFailure(
+      'FetchSourceFailed',
+      `the binary input is not a readable tar archive: ${errorMessage(err)}`,
+      { cause: err },
+    );
   }
   log(`Extracted binary input (${data.length} bytes${gzipped ? ', gzip' : ''})`);
 }

@@ -58,7 +58,10 @@ function gitEnvironment(options: FetchSourceOptions): Record<string, string> {
   }
   if (creds?.sshPrivateKey) {
     const keyPath = join(options.secretsDir, 'id_source');
-    writeFileSync(keyPath, creds.sshPrivateKey.endsWith('\n') ? creds.sshPrivateKey : `${creds.sshPrivateKey}\n`);
+    writeFileSync(
+      keyPath,
+      creds.sshPrivateKey.endsWith('\n') ? creds.sshPrivateKey : `${creds.sshPrivateKey}\n`,
+    );
     chmodSync(keyPath, 0o600);
     let hosts = '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null';
     if (creds.knownHosts) {
@@ -96,7 +99,10 @@ export async function fetchGitSource(options: FetchSourceOptions): Promise<Sourc
   const { uri, log } = options;
   const isFile = uri.startsWith('file://');
   if (!ALLOWED.test(uri) && !(isFile && options.allowFileSources)) {
-    throw new BuildFailure('FetchSourceFailed', `source URI "${uri}" uses a transport Slipway does not allow`);
+    throw new BuildFailure(
+      'FetchSourceFailed',
+      `source URI "${uri}" uses a transport Slipway does not allow`,
+    );
   }
   const env = gitEnvironment(options);
   const git = client(options, env);
@@ -124,7 +130,11 @@ export async function fetchGitSource(options: FetchSourceOptions): Promise<Sourc
       await git.subModule(['update', '--init', '--recursive', '--depth', '1']);
     }
     const SEP = '\u001f';
-    const raw = await git.raw(['log', '-1', `--format=%H${SEP}%an${SEP}%ae${SEP}%cn${SEP}%ce${SEP}%cI${SEP}%B`]);
+    const raw = await git.raw([
+      'log',
+      '-1',
+      `--format=%H${SEP}%an${SEP}%ae${SEP}%cn${SEP}%ce${SEP}%cI${SEP}%B`,
+    ]);
     const [commit, an, ae, cn, ce, date, message] = raw.split(SEP);
     const info: SourceInfo = {
       uri,
@@ -140,10 +150,12 @@ export async function fetchGitSource(options: FetchSourceOptions): Promise<Sourc
     log(`Date:\t${date}`);
     return info;
   } catch (err) {
-    if (options.signal.aborted) throw new BuildCancelled('build cancelled while fetching source', { cause: err });
+    if (options.signal.aborted)
+      throw new BuildCancelled('build cancelled while fetching source', { cause: err });
     const detail = errorMessage(err).trim();
     for (const line of detail.split('\n')) log(line);
-    const first = detail.split('\n').find((l) => /fatal|error/i.test(l)) ?? detail.split('\n')[0] ?? 'git failed';
+    const first =
+      detail.split('\n').find((l) => /fatal|error/i.test(l)) ?? detail.split('\n')[0] ?? 'git failed';
     throw new BuildFailure('FetchSourceFailed', `Failed to fetch the input source: ${first}`, { cause: err });
   }
 }
