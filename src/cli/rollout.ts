@@ -146,6 +146,8 @@ export function registerRolloutCommands(
     .action(async (target: string, opts: { revision?: string }) => {
       const c = client();
       const name = dcName(target);
+      // An unknown config is a 404 (as in oc), not an empty history.
+      await c.json('GET', resourcePath(DC, namespace(), name));
       const items = await revisions(c, namespace(), name);
       if (opts.revision) {
         const rc = items.find((r) => r.metadata.name === `${name}-${opts.revision}`);
