@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 log() { printf '==> %s\n' "$*"; }
 
 # chromium: the UI tests drive Debian's headless Chromium with playwright-core.
-PACKAGES=(docker.io docker-registry redis-server git debootstrap ca-certificates chromium)
+# openssh-client: ssh:// git sources; openssh-server: the SSH source test runs a real sshd on loopback.
+PACKAGES=(docker.io docker-registry redis-server git debootstrap ca-certificates chromium openssh-client openssh-server)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -11,6 +11,7 @@ import {
   freePort,
   startGitDaemon,
   startGitHttpServer,
+  startGitSshServer,
   type GitServer,
 } from '../support/stack.js';
 import { BC_PATH, BUILD_PATH, IS_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
@@ -271,4 +272,36 @@ test('successfulBuildsHistoryLimit prunes the oldest complete builds and their l
   expect((await s.api('GET', BUILD_PATH(ns, 'pruned-1'))).status).toBe(404);
   expect(await s.rt.logs.readLog(ns, 'pruned-1')).toEqual({ lines: [], closed: false });
   expect((await s.api('GET', BUILD_PATH(ns, 'pruned-2'))).status).toBe(200);
+});
+
+test('a repository over SSH builds with a kubernetes.io/ssh-auth sourceSecret, and fails cleanly without one', async () => {
+  const sshGit = await startGitSshServer();
+  try {
+    sshGit.commit('overssh', { Dockerfile: `FROM ${BASE_IMAGE}\nRUN echo over-ssh\n` });
+    await s.apiJson('POST', `/api/v1/namespaces/${ns}/secrets`, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'ssh-key' },
+      type: 'kubernetes.io/ssh-auth',
+      stringData: { 'ssh-privatekey': sshGit.privateKey },
+    });
+    await s.apiJson(
+      'POST',
+      BC_PATH(ns),
+      dockerBuildConfig('overssh', sshGit.url('overssh'), {
+        source: { git: { uri: sshGit.url('overssh'), ref: 'main' }, sourceSecret: { name: 'ssh-key' } },
+      }),
+    );
+    await s.apiJson('POST', BC_PATH(ns), dockerBuildConfig('sshnokey', sshGit.url('overssh')));
+    await startBuild('overssh');
+    await startBuild('sshnokey');
+    const ok = await s.waitForBuild(ns, 'overssh-1');
+    expect([(ok.status as any).phase, (ok.status as any).message]).toEqual(['Complete', undefined]);
+    expect(await logOf('overssh-1')).toContain('over-ssh');
+    const denied = await s.waitForBuild(ns, 'sshnokey-1');
+    expect((denied.status as any).reason).toBe('FetchSourceFailed');
+    expect(await logOf('sshnokey-1')).toMatch(/Permission denied|Could not read from remote repository/);
+  } finally {
+    await sshGit.stop();
+  }
 });

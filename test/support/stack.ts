@@ -5,9 +5,9 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 
@@ -342,4 +342,53 @@ export function gitHttpBackend(
     res.write(head.subarray(end + 4));
   });
   cgi.on('close', () => res.end());
+}
+
+export interface GitSshServer extends GitServer {
+  /** The private key (OpenSSH format) sshd accepts, for a `kubernetes.io/ssh-auth` Secret. */
+  privateKey: string;
+}
+
+/**
+ * Serves bare repos over SSH: a real `sshd` on a loopback port with its own host key,
+ * accepting one key pair made for the test (no password logins).
+ */
+export async function startGitSshServer(): Promise<GitSshServer> {
+  const root = tempDir('slipway-gitssh-');
+  const port = await freePort();
+  const user = userInfo().username;
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(root, 'host_key')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(root, 'client_key')]);
+  writeFileSync(join(root, 'authorized_keys'), readFileSync(join(root, 'client_key.pub')));
+  writeFileSync(
+    join(root, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(root, 'host_key')}`,
+      `AuthorizedKeysFile ${join(root, 'authorized_keys')}`,
+      `PidFile ${join(root, 'sshd.pid')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin prohibit-password',
+      'StrictModes no',
+      'UsePAM no',
+      '',
+    ].join('\n'),
+  );
+  // sshd wants its privilege-separation directory to exist.
+  mkdirSync('/run/sshd', { recursive: true });
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(root, 'sshd_config')], { stdio: 'ignore' });
+  await waitFor('sshd', () => portAnswers(port));
+  return {
+    root,
+    privateKey: readFileSync(join(root, 'client_key'), 'utf8'),
+    commit: makeCommitter(join(root, 'repos')),
+    url: (name) => `ssh://${user}@127.0.0.1:${port}${join(root, 'repos', `${name}.git`)}`,
+    stop: async () => {
+      await stopChild(child);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
 }
