@@ -48,8 +48,21 @@ if [ -x scripts/build-builder-images.sh ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund
+  # Not `npm ci`: the npm registry these machines reach lacks some other platforms'
+  # optional binaries at the locked versions (e.g. @msgpackr-extract/*-darwin-arm64@3.0.7),
+  # so npm leaves them out of the lock and `npm ci` then refuses the lock as out of sync.
+  # `npm install` with the lock installs exactly the locked versions, and install scripts
+  # are decided by package.json's allowScripts either way; the check below fails if it
+  # had to change the lock.
+  log "npm install (locked versions)"
+  cp package-lock.json "${TMPDIR:-/tmp}/slipway-lock.$$"
+  npm install --no-audit --no-fund
+  if ! cmp -s package-lock.json "${TMPDIR:-/tmp}/slipway-lock.$$"; then
+    echo "setup: package-lock.json does not match package.json; run npm install and commit the lock" >&2
+    rm -f "${TMPDIR:-/tmp}/slipway-lock.$$"
+    exit 1
+  fi
+  rm -f "${TMPDIR:-/tmp}/slipway-lock.$$"
 fi
 log "building"
 npm run build --silent
