@@ -5,7 +5,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -212,7 +212,7 @@ export function makeCommitter(root: string): GitServer['commit'] {
     const bare = join(root, `${name}.git`);
     const work = mkdtempSync(join(tmpdir(), 'slipway-work-'));
     try {
-      execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
+      if (!existsSync(join(bare, 'HEAD'))) execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
       git(['init', '-q', '-b', branch], work);
       git(['remote', 'add', 'origin', bare], work);
       try {
