@@ -21,13 +21,13 @@
  *   npm run bench:deploy                 # BENCH_RUNS=7 npm run bench:deploy
  */
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { lookupKind, type Resource } from '../src/core/resource.js';
 import { registerBuilderImages } from '../src/registry/builder-streams.js';
 import { startDeployments, startRouter, type DeploymentsHandle } from '../src/runtime.js';
 import type { RouterHandle } from '../src/strategies/router.js';
+import { getViaRouter, removeNamespaceReplicas } from '../test/support/deploy.js';
 import { BC_PATH, startSlipway, type TestSlipway } from '../test/support/slipway.js';
 import { startGitDaemon, waitFor, type GitServer } from '../test/support/stack.js';
 import { githubHeaders, post, pushPayload } from '../test/support/webhooks.js';
@@ -72,25 +72,8 @@ const PACKAGE_JSON = JSON.stringify(
   2,
 );
 
-/** GET / through the router with the Route's Host; never rejects. */
-function viaRouter(router: RouterHandle): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const port = Number(new URL(router.url).port);
-    const req = request(
-      { host: '127.0.0.1', port, path: '/', headers: { host: HOST }, agent: false, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-        res.on('error', (err) => resolve({ status: 0, body: err.message }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve({ status: 0, body: err.message }));
-    req.end();
-  });
-}
+const viaRouter = (router: RouterHandle): Promise<{ status: number; body: string }> =>
+  getViaRouter(router.url, HOST);
 
 interface StageInfo {
   name: string;
@@ -381,18 +364,7 @@ function report(samples: Sample[]): void {
 /** Removes the replicas, their network, and every image tagged for this run's registry. */
 async function cleanup(s: TestSlipway): Promise<void> {
   const docker = s.rt.docker;
-  for (const c of await docker.listContainers({
-    all: true,
-    filters: { label: [`slipway.dev/namespace=${ns}`] },
-  }))
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true, v: true })
-      .catch(() => undefined);
-  await docker
-    .getNetwork(`slipway-${ns}`)
-    .remove()
-    .catch(() => undefined);
+  await removeNamespaceReplicas(docker, ns);
   const prefix = `${s.registry.host}/`;
   for (const image of await docker.listImages({ all: false })) {
     const refs = [...(image.RepoTags ?? []), ...(image.RepoDigests ?? [])].filter((t) =>

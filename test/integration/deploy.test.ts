@@ -9,7 +9,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -26,6 +25,7 @@ import {
 } from '../../src/runtime.js';
 import { DEPLOYMENT_CONFIG } from '../../src/strategies/rollout.js';
 import type { RouterHandle } from '../../src/strategies/router.js';
+import { getViaRouter, removeNamespaceReplicas } from '../support/deploy.js';
 import { BASE_IMAGE, waitFor } from '../support/stack.js';
 import { startSlipway, type TestSlipway } from '../support/slipway.js';
 
@@ -73,25 +73,8 @@ async function publish(version: string): Promise<string> {
   return pushed[version]!;
 }
 
-/** GET through the router with a Host header; resolves status and body, never rejects. */
-function viaRouter(host: string, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const port = Number(new URL(router.url).port);
-    const req = request(
-      { host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-        res.on('error', (err) => resolve({ status: 0, body: err.message }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve({ status: 0, body: err.message }));
-    req.end();
-  });
-}
+const viaRouter = (host: string, path = '/'): Promise<{ status: number; body: string }> =>
+  getViaRouter(router.url, host, path);
 
 /** Sends requests back to back from `clients` loops until stopped; counts every outcome. */
 function startLoad(
@@ -241,19 +224,7 @@ afterAll(async () => {
   await router?.close();
   for (const r of extraRuntimes) await r.close();
   await s?.stop();
-  for (const c of await docker.listContainers({
-    all: true,
-    filters: { label: [`slipway.dev/namespace=${ns}`] },
-  })) {
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true, v: true })
-      .catch(() => undefined);
-  }
-  await docker
-    .getNetwork(`slipway-${ns}`)
-    .remove()
-    .catch(() => undefined);
+  await removeNamespaceReplicas(docker, ns);
   const images = [
     `${APP}:v1`,
     `${APP}:v2`,

@@ -9,12 +9,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { startDeployments, startRouter, type DeploymentsHandle } from '../../src/runtime.js';
 import type { RouterHandle } from '../../src/strategies/router.js';
+import { getViaRouter, removeNamespaceReplicas } from '../support/deploy.js';
 import { BASE_IMAGE, waitFor } from '../support/stack.js';
 import { startSlipway, type TestSlipway } from '../support/slipway.js';
 
@@ -51,25 +51,7 @@ function slipway(args: string[]): Promise<Run> {
   });
 }
 
-/** GET / through the router with the Route's Host; resolves status and body, never rejects. */
-function viaRouter(): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const port = Number(new URL(router.url).port);
-    const req = request(
-      { host: '127.0.0.1', port, path: '/', headers: { host: HOST }, agent: false, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-        res.on('error', (err) => resolve({ status: 0, body: err.message }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve({ status: 0, body: err.message }));
-    req.end();
-  });
-}
+const viaRouter = (): Promise<{ status: number; body: string }> => getViaRouter(router.url, HOST);
 
 /** The manifests a user would keep in one file: DC, Service, Route. */
 function manifests(version: string, timeoutSeconds = 30): string {
@@ -153,18 +135,7 @@ afterAll(async () => {
   await deployments?.close();
   await router?.close();
   await s?.stop();
-  for (const c of await docker.listContainers({
-    all: true,
-    filters: { label: [`slipway.dev/namespace=${ns}`] },
-  }))
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true, v: true })
-      .catch(() => undefined);
-  await docker
-    .getNetwork(`slipway-${ns}`)
-    .remove()
-    .catch(() => undefined);
+  await removeNamespaceReplicas(docker, ns);
   for (const tag of ['never-ready', 'v2', 'v1'])
     await docker
       .getImage(`${APP}:${tag}`)
