@@ -95,7 +95,14 @@ export async function ensureRegistry(
   notify?: RegistryNotifications,
 ): Promise<string> {
   const { host, port } = parseHostPort(registry);
-  if (await answers(host, port)) return `registry answers at ${registry}`;
+  if (await answers(host, port)) {
+    // Slipway configured the notifications of a registry it started; one started by
+    // someone else (Debian's docker-registry service, say) must be told by hand.
+    const ours = existsSync(join(dataDir, 'registry', 'config.yml'));
+    return ours
+      ? `registry answers at ${registry}`
+      : `registry answers at ${registry} (not started by Slipway: for ImageChange triggers on docker push, configure its notifications to POST to ${notify?.url ?? '/webhooks/registry'} with "Authorization: Bearer <SLIPWAY_REGISTRY_NOTIFY_TOKEN>")`;
+  }
   if (!LOOPBACK.has(host))
     throw new Error(`the registry at ${registry} does not answer, and it is not on this machine to start`);
   const dir = join(dataDir, 'registry');
