@@ -83,6 +83,37 @@ function exitForBuild(build: Resource): void {
   }
 }
 
+/** How long a graceful stop may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
+
+/**
+ * On SIGINT/SIGTERM, runs the steps in order (finish running jobs, close servers,
+ * disconnect). If they have not finished by the deadline (Redis gone, a job stuck), the
+ * process exits with 1 anyway: a stop signal must stop. A second signal exits at once.
+ */
+function onShutdown(steps: (() => Promise<unknown> | undefined)[]): void {
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.error(`${signal}: stopping (finishing running work; a second ${signal} stops at once)`);
+    setTimeout(() => {
+      console.error(`error: could not stop cleanly within ${SHUTDOWN_DEADLINE_MS / 1000}s; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        console.error(`error while stopping: ${(err as Error).message}`);
+      }
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
 program
   .command('version')
   .description('print the version')
@@ -134,6 +165,7 @@ program
     });
     console.log(`\nSlipway v${pkg.version} is up.`);
     console.log(`  API:                  ${http.url}/apis`);
+    console.log(`  Web UI:               ${http.url}/ui`);
     console.log(`  GitHub webhooks:      ${http.url}/webhooks/github`);
     console.log(`  Registry webhooks:    ${http.url}/webhooks/registry`);
     console.log(`  Metrics:              ${http.url}/metrics`);
@@ -146,16 +178,13 @@ program
       );
     else console.log(`  Deploy target:        Kubernetes (${cfg.kubeconfig ?? 'in-cluster'})`);
     if (builders.length > 0) console.log(`  S2I builder streams:  ${builders.join(', ')}`);
-    const stop = async (): Promise<void> => {
-      await worker.close();
-      await deployments.close();
-      await router?.close();
-      await http.close();
-      await rt.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop());
-    process.once('SIGTERM', () => void stop());
+    onShutdown([
+      () => worker.close(),
+      () => deployments.close(),
+      () => router?.close(),
+      () => http.close(),
+      () => rt.close(),
+    ]);
     if (opts.sample) {
       const repo = ensureSampleRepo(cfg.dataDir, cfg.baseImage);
       const c = new SlipwayClient({ server: http.url, token });
@@ -193,13 +222,7 @@ program
     const rt = await createRuntime(config());
     const http = await startHttpServer(rt);
     console.log(`Slipway server listening on ${http.url}`);
-    const stop = async (): Promise<void> => {
-      await http.close();
-      await rt.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop());
-    process.once('SIGTERM', () => void stop());
+    onShutdown([() => http.close(), () => rt.close()]);
   });
 
 program
@@ -216,15 +239,7 @@ program
     const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
     console.log(`Slipway worker ${worker.id} taking builds and rollouts from ${rt.config.redisUrl}`);
     if (router) console.log(`Router (Routes) listening on ${router.url}`);
-    const stop = async (): Promise<void> => {
-      await worker.close();
-      await deployments.close();
-      await router?.close();
-      await rt.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop());
-    process.once('SIGTERM', () => void stop());
+    onShutdown([() => worker.close(), () => deployments.close(), () => router?.close(), () => rt.close()]);
   });
 
 program
