@@ -52,6 +52,15 @@ function toCauses(error: z.ZodError): FieldCause[] {
 /** Allowed git transports. `ext::` and friends run commands on the worker: never. */
 const GIT_URI = /^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/;
 
+/**
+ * Whether a git source URI uses a transport Slipway runs: https, http, ssh (or
+ * user@host:path), git, and file:// only where the server allows local paths. The rule
+ * is checked on write and again by the worker before it runs git.
+ */
+export function isAllowedGitUri(uri: string, allowFileSources: boolean): boolean {
+  return GIT_URI.test(uri) && (allowFileSources || !uri.startsWith('file://'));
+}
+
 function semanticCauses(kind: string, obj: Resource, allowFileSources: boolean): FieldCause[] {
   const causes: FieldCause[] = [];
   if (kind === 'DeploymentConfig') return deploymentConfigCauses(obj);

@@ -1,6 +1,6 @@
 import { InputError } from '../../src/core/errors.js';
 import { lookupKind, type Resource } from '../../src/core/resource.js';
-import { validateResource } from '../../src/core/validation.js';
+import { isAllowedGitUri, validateResource } from '../../src/core/validation.js';
 
 const BC = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
 const SECRET = lookupKind('v1', 'Secret')!;
@@ -131,4 +131,12 @@ test('a Secret folds stringData into base64 data, and rejects data that is not b
     } as Resource),
   );
   expect(causes[0]!.field).toBe('data.k');
+});
+
+test('the worker applies the same transport rule before it runs git', () => {
+  expect(isAllowedGitUri('https://example.com/r.git', false)).toBe(true);
+  expect(isAllowedGitUri('git@example.com:o/r.git', false)).toBe(true);
+  expect(isAllowedGitUri('ext::sh -c id', true)).toBe(false);
+  expect(isAllowedGitUri('file:///srv/r.git', false)).toBe(false);
+  expect(isAllowedGitUri('file:///srv/r.git', true)).toBe(true);
 });

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
+import { isAllowedGitUri } from '../../core/validation.js';
 import type { SourceInfo } from '../types.js';
 
 export interface SourceCredentials {
@@ -34,7 +35,6 @@ export interface FetchSourceOptions {
 }
 
 const FULL_SHA = /^[0-9a-f]{40}$/i;
-const ALLOWED = /^(https?|ssh|git):\/\/|^[\w.-]+@[\w.-]+:/;
 
 function gitEnvironment(options: FetchSourceOptions): Record<string, string> {
   const env: Record<string, string> = {
@@ -97,8 +97,7 @@ function client(options: FetchSourceOptions, env: Record<string, string>): Simpl
 /** Clones `uri` at `commit` or `ref` into `dir`; returns what was checked out. */
 export async function fetchGitSource(options: FetchSourceOptions): Promise<SourceInfo> {
   const { uri, log } = options;
-  const isFile = uri.startsWith('file://');
-  if (!ALLOWED.test(uri) && !(isFile && options.allowFileSources)) {
+  if (!isAllowedGitUri(uri, options.allowFileSources)) {
     throw new BuildFailure(
       'FetchSourceFailed',
       `source URI "${uri}" uses a transport Slipway does not allow`,
