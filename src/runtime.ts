@@ -370,6 +370,7 @@ export function startWorker(rt: Runtime): BuildWorkerHandle {
       concurrency: rt.config.workerConcurrency,
       lockDurationMs: rt.config.workerLockMs,
       stalledIntervalMs: rt.config.stalledIntervalMs,
+      shutdownGraceMs: rt.config.shutdownGraceSeconds * 1000,
     },
   );
   if (!statuses) return handle;

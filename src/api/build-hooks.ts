@@ -38,11 +38,11 @@ export function buildHooks(deps: BuildHookDeps): ResourceHooks {
         if (decision.fire) await instantiate(obj.metadata.namespace!, obj.metadata.name, decision.request);
       } else if (info.kind === 'Build') {
         // A Build created directly (not through instantiate) runs like any other.
-        await store.update(BUILD, obj.metadata.namespace!, obj.metadata.name, (cur) => {
+        const stored = await store.update(BUILD, obj.metadata.namespace!, obj.metadata.name, (cur) => {
           cur.status = { phase: 'New' };
           return cur;
         });
-        await queue.enqueue(obj.metadata.namespace!, obj.metadata.name);
+        await queue.enqueue(stored);
       }
     },
 

@@ -83,24 +83,30 @@ function exitForBuild(build: Resource): void {
   }
 }
 
-/** How long a graceful stop may take before the process exits anyway. */
+/** How long a graceful stop may take, beyond the builds' grace period, before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
 
 /**
- * On SIGINT/SIGTERM, runs the steps in order (finish running jobs, close servers,
- * disconnect). If they have not finished by the deadline (Redis gone, a job stuck), the
- * process exits with 1 anyway: a stop signal must stop. A second signal exits at once.
+ * On SIGINT/SIGTERM, runs the steps in order (let running builds finish for up to
+ * `graceSeconds`, handing back those that do not; close servers; disconnect). If they
+ * have not finished by the deadline (Redis gone, a job stuck), the process exits with 1
+ * anyway: a stop signal must stop. A second signal exits at once.
  */
-function onShutdown(steps: (() => Promise<unknown> | undefined)[]): void {
+function onShutdown(steps: (() => Promise<unknown> | undefined)[], graceSeconds?: number): void {
   let stopping = false;
+  const deadlineMs = SHUTDOWN_DEADLINE_MS + (graceSeconds ?? 0) * 1000;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) process.exit(1);
     stopping = true;
-    console.error(`${signal}: stopping (finishing running work; a second ${signal} stops at once)`);
+    console.error(
+      graceSeconds === undefined
+        ? `${signal}: stopping (finishing requests in flight; a second ${signal} stops at once)`
+        : `${signal}: stopping (running builds get ${graceSeconds}s to finish, then go back to the queue; a second ${signal} stops at once)`,
+    );
     setTimeout(() => {
-      console.error(`error: could not stop cleanly within ${SHUTDOWN_DEADLINE_MS / 1000}s; exiting`);
+      console.error(`error: could not stop cleanly within ${deadlineMs / 1000}s; exiting`);
       process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS).unref();
+    }, deadlineMs).unref();
     for (const step of steps) {
       try {
         await step();
@@ -178,13 +184,16 @@ program
       );
     else console.log(`  Deploy target:        Kubernetes (${cfg.kubeconfig ?? 'in-cluster'})`);
     if (builders.length > 0) console.log(`  S2I builder streams:  ${builders.join(', ')}`);
-    onShutdown([
-      () => worker.close(),
-      () => deployments.close(),
-      () => router?.close(),
-      () => http.close(),
-      () => rt.close(),
-    ]);
+    onShutdown(
+      [
+        () => worker.close(),
+        () => deployments.close(),
+        () => router?.close(),
+        () => http.close(),
+        () => rt.close(),
+      ],
+      cfg.shutdownGraceSeconds,
+    );
     if (opts.sample) {
       const repo = ensureSampleRepo(cfg.dataDir, cfg.baseImage);
       const c = new SlipwayClient({ server: http.url, token });
@@ -239,7 +248,10 @@ program
     const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
     console.log(`Slipway worker ${worker.id} taking builds and rollouts from ${rt.config.redisUrl}`);
     if (router) console.log(`Router (Routes) listening on ${router.url}`);
-    onShutdown([() => worker.close(), () => deployments.close(), () => router?.close(), () => rt.close()]);
+    onShutdown(
+      [() => worker.close(), () => deployments.close(), () => router?.close(), () => rt.close()],
+      rt.config.shutdownGraceSeconds,
+    );
   });
 
 program

@@ -44,6 +44,12 @@ export const configSchema = z.object({
   /** BullMQ lease on a running build; a dead worker's build is reclaimed after about this long. */
   workerLockMs: int.default(30000),
   stalledIntervalMs: int.default(30000),
+  /**
+   * On SIGTERM, how long a worker's running builds may take to finish before they are
+   * handed back to the queue. Keep it below the supervisor's kill timeout (Kubernetes
+   * waits 30 s by default).
+   */
+  shutdownGraceSeconds: z.coerce.number().int().nonnegative().default(20),
   /** Where builds clone sources; each build has its own directory, removed afterwards. */
   workDir: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

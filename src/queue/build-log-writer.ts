@@ -41,6 +41,15 @@ export class BuildLogWriter {
     return this.tail.filter((l) => l.trim() !== '').join('\n');
   }
 
+  /** Drops lines not yet written and waits for writes in flight (before the log is reset). */
+  async discard(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = [];
+    this.tail.length = 0;
+    await this.flushing;
+  }
+
   async close(phase: string): Promise<void> {
     await this.flush();
     await this.logs.closeLog(this.namespace, this.build, phase);

@@ -88,11 +88,18 @@ export interface OutputImage {
   imageStream?: { namespace: string; name: string; tag: string };
 }
 
-export type RunOutcome = { kind: 'finished'; phase: BuildPhase } | { kind: 'waiting'; reason: string };
+export type RunOutcome =
+  | { kind: 'finished'; phase: BuildPhase }
+  | { kind: 'waiting'; reason: string }
+  /** The worker shut down before the build ended: the build is New again and must be re-queued. */
+  | { kind: 'handedBack' };
 
 export interface RunBuildOptions {
   namespace: string;
   name: string;
+  /** The Build's uid when it was queued; a namesake made since is not this job's build. */
+  uid?: string;
+  /** Aborts when the worker's shutdown grace period is over: the build is handed back. */
   signal: AbortSignal;
   /** A label for the worker, recorded on the Build. */
   worker: string;
@@ -207,6 +214,9 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
   const { namespace, name } = options;
   const build = await deps.store.get(BUILD, namespace, name);
   if (!build) return { kind: 'finished', phase: 'Cancelled' }; // deleted before it ran
+  // Deleted and made again under the same name (its BuildConfig recreated): the new
+  // Build has its own job; this one's Build is gone.
+  if (options.uid && build.metadata.uid !== options.uid) return { kind: 'finished', phase: 'Cancelled' };
   const status = (build.status ?? {}) as BuildStatus;
   const ctx: Ctx = { deps, namespace, name, log: new BuildLogWriter(deps.logs, namespace, name), stages: [] };
   if (isTerminal(status.phase)) return { kind: 'finished', phase: status.phase! };
@@ -287,14 +297,8 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     const current = (await deps.store.get(BUILD, namespace, name)) ?? afterClaim;
     if (err instanceof BuildCancelled || cancel.signal.aborted) {
       if (options.signal.aborted && !(current.status as BuildStatus).cancelled) {
-        ctx.log.line('The worker is shutting down; the build is stopped.');
-        return await finish(
-          ctx,
-          current,
-          'Error',
-          'BuildPodDeleted',
-          'The worker was shut down while the build ran; start a new build.',
-        );
+        const handedBack = await handBack(ctx, options.worker);
+        if (handedBack) return handedBack;
       }
       ctx.log.line('Build cancelled.');
       return await finish(
@@ -335,6 +339,36 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
       .remove({ noprune: true })
       .catch(() => undefined);
   }
+}
+
+/**
+ * The worker is shutting down and its grace period is over: the build goes back to New
+ * (claim, start time and stages cleared), its partial log is replaced by one line saying
+ * so, and the caller re-queues the job so another worker runs it from the start. Never
+ * Error: nothing went wrong with the build. Returns undefined when the build is no longer
+ * this worker's to hand back (cancelled or ended meanwhile).
+ */
+async function handBack(ctx: Ctx, worker: string): Promise<RunOutcome | undefined> {
+  let reset = false;
+  const updated = await ctx.deps.store.update(BUILD, ctx.namespace, ctx.name, (cur) => {
+    const s = (cur.status ?? {}) as BuildStatus;
+    if (s.cancelled || isTerminal(s.phase)) return undefined;
+    if (cur.metadata.annotations?.['slipway.dev/worker'] !== worker) return undefined;
+    reset = true;
+    const { 'slipway.dev/worker': _worker, ...annotations } = cur.metadata.annotations ?? {};
+    cur.metadata.annotations = annotations;
+    cur.status = { phase: 'New', ...(s.config ? { config: s.config } : {}) };
+    return cur;
+  });
+  if (!reset) return undefined;
+  await ctx.log.discard();
+  await ctx.deps.logs.deleteLog(ctx.namespace, ctx.name);
+  await ctx.deps.logs.appendLog(ctx.namespace, ctx.name, [
+    `The worker ${worker} shut down before this build finished; the build was handed back to the queue and runs again from the start.`,
+  ]);
+  ctx.deps.logger.info({ build: `${ctx.namespace}/${ctx.name}`, worker }, 'build handed back to the queue');
+  await ctx.deps.onPhase?.(updated);
+  return { kind: 'handedBack' };
 }
 
 interface ExecResult {

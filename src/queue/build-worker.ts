@@ -2,6 +2,9 @@
  * A BullMQ worker that runs builds. It holds a lease on each job (BullMQ's lock); when a
  * worker dies, the lease runs out, the stalled-job check hands the job to another
  * worker, and the runner ends the orphaned Build in Error instead of leaving it Running.
+ * A worker told to stop takes no new job and gives its running builds a grace period to
+ * finish; builds still running when it ends are handed back to the queue, to run again
+ * on another worker (docs/build-lifecycle.md).
  */
 import { hostname } from 'node:os';
 import { DelayedError, Worker } from 'bullmq';
@@ -20,7 +23,11 @@ export interface BuildWorkerOptions {
   stalledIntervalMs: number;
   /** How long a build blocked by its run policy waits before it is looked at again. */
   serialRetryMs?: number;
+  /** On close, how long running builds may take to finish before they are handed back (default 20 s). */
+  shutdownGraceMs?: number;
 }
+
+export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
 
 export interface BuildWorkerHandle {
   worker: Worker<BuildJobData>;
@@ -52,6 +59,11 @@ export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOpti
     BUILD_QUEUE,
     async (job, token) => {
       const outcome = await runBuild(runnerDeps, { ...job.data, signal: shutdown.signal, worker: id });
+      if (outcome.kind === 'handedBack') {
+        // The same job goes back to the queue at once; a running worker takes it.
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError('handed back: the worker shut down before the build finished');
+      }
       if (outcome.kind === 'waiting') {
         // Run policy: try again shortly, without holding a worker slot meanwhile.
         await job.moveToDelayed(Date.now() + (options.serialRetryMs ?? 1000), token);
@@ -83,8 +95,14 @@ export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOpti
     worker,
     id,
     close: async () => {
-      shutdown.abort();
-      await worker.close();
+      // worker.close() stops taking jobs and waits for the running ones; when the grace
+      // period ends first, the abort makes each runner hand its build back.
+      const grace = setTimeout(() => shutdown.abort(), options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
+      try {
+        await worker.close();
+      } finally {
+        clearTimeout(grace);
+      }
     },
   };
 }

@@ -40,7 +40,7 @@ export async function cancelBuild(options: CancelBuildOptions): Promise<Resource
     return cur;
   });
   if (endedHere) {
-    await options.queue.removeIfWaiting(namespace, name);
+    await options.queue.removeIfWaiting(updated);
     await options.logs.appendLog(namespace, name, [
       options.message
         ? `Build cancelled before it started. ${options.message}`

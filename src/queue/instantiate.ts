@@ -1,6 +1,7 @@
 /**
- * Turning a BuildConfig (+ a BuildRequest) into a Build: number it from
- * `status.lastVersion`, copy the spec, record why, store it in phase New and queue it.
+ * Turning a BuildConfig (+ a BuildRequest) into a Build: number it from the
+ * BuildConfig's counter (kept in step with `status.lastVersion`), copy the spec, record
+ * why, store it in phase New and queue it.
  * Every event source (API, webhooks, image changes, ConfigChange) goes through here.
  */
 import type {
@@ -11,7 +12,7 @@ import type {
   SourceRevision,
 } from '../core/build-types.js';
 import { buildName } from '../core/build-phase.js';
-import { InputError, NotFoundError } from '../core/errors.js';
+import { AlreadyExistsError, InputError, NotFoundError } from '../core/errors.js';
 import { lookupKind, type Resource } from '../core/resource.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BuildQueue } from './build-queue.js';
@@ -94,6 +95,46 @@ export function buildSpecFor(bcSpec: BuildConfigSpec, request: BuildRequest = {}
   return spec;
 }
 
+/**
+ * Raises the BuildConfig's `status.lastVersion` to `version`. A writer that finds it
+ * already as high writes nothing, which keeps this compare-and-set short under a flood.
+ */
+async function raiseLastVersion(
+  store: ResourceStore,
+  namespace: string,
+  buildConfig: string,
+  version: number,
+): Promise<Resource> {
+  return store.update(BUILD_CONFIG, namespace, buildConfig, (cur) => {
+    const status = (cur.status ?? {}) as { lastVersion?: number };
+    if ((status.lastVersion ?? 0) >= version) return undefined;
+    cur.status = { ...status, lastVersion: version };
+    return cur;
+  });
+}
+
+/**
+ * Stores the Build; when its name is taken (a Build left from a deleted BuildConfig of
+ * the same name, not yet cleaned up, or one created by hand), the next number is taken.
+ */
+async function createNumbered(store: ResourceStore, build: Resource, buildConfig: string): Promise<Resource> {
+  const namespace = build.metadata.namespace!;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await store.create(BUILD, build);
+    } catch (err) {
+      if (!(err instanceof AlreadyExistsError) || attempt >= 20) throw err;
+      const version = await store.nextNumber(BUILD_CONFIG, namespace, buildConfig, 'lastVersion');
+      await raiseLastVersion(store, namespace, buildConfig, version);
+      build.metadata.name = buildName(buildConfig, version);
+      build.metadata.annotations = {
+        ...build.metadata.annotations,
+        'openshift.io/build.number': String(version),
+      };
+    }
+  }
+}
+
 /** Creates Build `{bc}-{N}` in phase New and queues it; returns the stored Build. */
 export async function instantiateBuild(options: InstantiateOptions): Promise<Resource> {
   const { store, queue, namespace, buildConfig } = options;
@@ -113,13 +154,10 @@ export async function instantiateBuild(options: InstantiateOptions): Promise<Res
   if (existing.metadata.annotations?.['openshift.io/build-config.paused'] === 'true') {
     throw new InputError(`BuildConfig "${buildConfig}" is paused; unpause it to start builds`, { code: 422 });
   }
-  // The increment is a compare-and-set on the BuildConfig: two concurrent requests get two numbers.
-  const bc = await store.update(BUILD_CONFIG, namespace, buildConfig, (cur) => {
-    const status = (cur.status ?? {}) as { lastVersion?: number };
-    cur.status = { ...status, lastVersion: (status.lastVersion ?? 0) + 1 };
-    return cur;
-  });
-  const version = (bc.status as { lastVersion: number }).lastVersion;
+  // The number comes from an atomic counter kept with the BuildConfig, so concurrent
+  // requests on any server get distinct numbers without racing on the object.
+  const version = await store.nextNumber(BUILD_CONFIG, namespace, buildConfig, 'lastVersion');
+  const bc = await raiseLastVersion(store, namespace, buildConfig, version);
   const spec = buildSpecFor(bc.spec as BuildConfigSpec, options.request);
   const name = buildName(buildConfig, version);
   const build: Resource = {
@@ -155,8 +193,8 @@ export async function instantiateBuild(options: InstantiateOptions): Promise<Res
       config: { kind: 'BuildConfig', namespace, name: buildConfig },
     },
   };
-  const stored = await store.create(BUILD, build);
+  const stored = await createNumbered(store, build, buildConfig);
   if (options.beforeEnqueue) await options.beforeEnqueue(stored, bc);
-  await queue.enqueue(namespace, name);
+  await queue.enqueue(stored);
   return stored;
 }

@@ -2,8 +2,8 @@
  * Rollouts on BullMQ, and the DeploymentConfig controller that starts them.
  *
  * Starting rollout N is one compare-and-set on the DeploymentConfig (status.latestVersion
- * N-1 → N, with its causes), then revision N is made and job `{ns}.{dc}.{N}` queued on
- * the `rollouts` queue, so any worker runs it under a lease. Every path — ConfigChange,
+ * N-1 → N, with its causes), then revision N is made and a job for it queued on
+ * the `rollouts` queue (`rolloutJobId`), so any worker runs it under a lease. Every path — ConfigChange,
  * image triggers, `instantiate`, rollback — goes through `startRollout`, and the CAS
  * means two servers seeing the same change start one rollout.
  *
@@ -17,11 +17,12 @@ import type {
   DeploymentConfigStatus,
   ImageChangeParams,
 } from '../core/deploy-types.js';
-import { ConflictError, InputError, NotFoundError, errorMessage } from '../core/errors.js';
+import { InputError, NotFoundError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Resource } from '../core/resource.js';
 import { IMAGE_STREAM, latestTagReference, resolveImageReference } from '../registry/image-streams.js';
 import { splitStreamTag } from '../registry/references.js';
+import { retryOnConflict } from '../store/backoff.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import {
   causesMessage,
@@ -55,10 +56,18 @@ export interface RolloutJobData {
   namespace: string;
   name: string;
   version: number;
+  /** The DeploymentConfig's metadata.uid when the rollout was queued. */
+  uid?: string;
 }
 
-export function rolloutJobId(namespace: string, name: string, version: number): string {
-  return `${namespace}.${name}.${version}`;
+/**
+ * The one place a rollout's job id is made: `{namespace}/{dc}/{uid}/{version}`. '/' is
+ * in no Kubernetes name, so ids never collide across namespaces; the uid makes a
+ * DeploymentConfig deleted and created again under its old name a new series of jobs,
+ * not duplicates of the old completed ones that BullMQ would ignore. BullMQ forbids ':'.
+ */
+export function rolloutJobId(job: RolloutJobData): string {
+  return `${job.namespace}/${job.name}/${job.uid ?? 'no-uid'}/${job.version}`;
 }
 
 export class RolloutQueue {
@@ -71,20 +80,25 @@ export class RolloutQueue {
     });
   }
 
-  /** Queues rollout `version`; a second call for the same rollout is a no-op (same job id). */
-  async enqueue(namespace: string, name: string, version: number): Promise<void> {
-    await this.queue.add(
-      'rollout',
-      { namespace, name, version },
-      {
-        jobId: rolloutJobId(namespace, name, version),
-        // Retries are for interruptions (a worker shutting down mid-rollout); the runner resumes.
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: 1000,
-        removeOnFail: 5000,
-      },
-    );
+  /** Queues rollout `version` of `dc`; a second call for the same rollout is a no-op (same job id). */
+  async enqueue(
+    dc: { metadata: { namespace?: string; name: string; uid?: string } },
+    version: number,
+  ): Promise<void> {
+    const data: RolloutJobData = {
+      namespace: dc.metadata.namespace ?? 'default',
+      name: dc.metadata.name,
+      version,
+      ...(dc.metadata.uid ? { uid: dc.metadata.uid } : {}),
+    };
+    await this.queue.add('rollout', data, {
+      jobId: rolloutJobId(data),
+      // Retries are for interruptions (a worker shutting down mid-rollout); the runner resumes.
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: 1000,
+      removeOnFail: 5000,
+    });
   }
 
   async close(): Promise<void> {
@@ -138,7 +152,8 @@ export async function startRollout(
   plan: (dc: DeploymentConfig, latest: ReplicationController | undefined) => Plan,
 ): Promise<StartResult> {
   const { store, target } = deps;
-  for (let attempt = 0; ; attempt++) {
+  // The bump is a compare-and-set; a writer that lost retries after a jittered wait.
+  const bumped = await retryOnConflict(async () => {
     const dc = (await store.get(DEPLOYMENT_CONFIG, namespace, name)) as DeploymentConfig | undefined;
     if (!dc) throw new NotFoundError(`deploymentconfigs.apps.openshift.io "${name}" not found`);
     const latest = await latestRevision(target, dc);
@@ -154,35 +169,32 @@ export async function startRollout(
       observedGeneration: (dc.metadata.generation ?? 1) + (specChanged ? 1 : 0),
       details: { message: p.message ?? causesMessage(p.causes), causes: p.causes },
     };
-    let updated: DeploymentConfig;
-    try {
-      updated = (await store.replace(DEPLOYMENT_CONFIG, {
-        ...dc,
-        spec,
-        status: status as Record<string, unknown>,
-      } as unknown as Resource)) as unknown as DeploymentConfig;
-    } catch (err) {
-      if (err instanceof ConflictError && attempt < 20) continue;
-      throw err;
+    const updated = (await store.replace(DEPLOYMENT_CONFIG, {
+      ...dc,
+      spec,
+      status: status as Record<string, unknown>,
+    } as unknown as Resource)) as unknown as DeploymentConfig;
+    return { config: updated, version, causes: p.causes };
+  });
+  if (bumped.version === undefined) return { config: bumped.config };
+  const { config: updated, version, causes } = bumped;
+  await target.ensureRevision(revisionFor(updated, version, causes), {
+    signal: AbortSignal.timeout(60_000),
+  });
+  for (const rc of await target.listRevisions(namespace, name)) {
+    if (revisionVersion(rc) < version && ['New', 'Pending', 'Running'].includes(revisionPhase(rc))) {
+      await target.annotateRevision(namespace, rc.metadata.name, {
+        [REVISION_ANNOTATIONS.cancelled]: 'true',
+        [REVISION_ANNOTATIONS.statusReason]: 'newer deployment was found running',
+      });
     }
-    await target.ensureRevision(revisionFor(updated, version, p.causes), {
-      signal: AbortSignal.timeout(60_000),
-    });
-    for (const rc of await target.listRevisions(namespace, name)) {
-      if (revisionVersion(rc) < version && ['New', 'Pending', 'Running'].includes(revisionPhase(rc))) {
-        await target.annotateRevision(namespace, rc.metadata.name, {
-          [REVISION_ANNOTATIONS.cancelled]: 'true',
-          [REVISION_ANNOTATIONS.statusReason]: 'newer deployment was found running',
-        });
-      }
-    }
-    await deps.rollouts.enqueue(namespace, name, version);
-    deps.logger?.info(
-      { deploymentConfig: `${namespace}/${name}`, version, causes: p.causes.map((c) => c.type) },
-      'rollout started',
-    );
-    return { config: updated, version };
   }
+  await deps.rollouts.enqueue(updated, version);
+  deps.logger?.info(
+    { deploymentConfig: `${namespace}/${name}`, version, causes: causes.map((c) => c.type) },
+    'rollout started',
+  );
+  return { config: updated, version };
 }
 
 /**
@@ -563,7 +575,7 @@ export async function startDeploymentController(
       // A rollout whose job was lost (a crash between bump and enqueue) is queued again.
       for (const rc of await target.listRevisions(dc.metadata.namespace!, dc.metadata.name)) {
         if (['New', 'Pending', 'Running'].includes(revisionPhase(rc)))
-          await deps.rollouts.enqueue(dc.metadata.namespace!, dc.metadata.name, revisionVersion(rc));
+          await deps.rollouts.enqueue(dc, revisionVersion(rc));
       }
     }
   };
@@ -621,11 +633,7 @@ export function startRolloutWorker(deps: RolloutDeps, options: RolloutWorkerOpti
     },
   );
   worker.on('failed', (job, err) => {
-    if (job)
-      deps.logger.warn(
-        { rollout: rolloutJobId(job.data.namespace, job.data.name, job.data.version), err: err.message },
-        'rollout job failed',
-      );
+    if (job) deps.logger.warn({ rollout: rolloutJobId(job.data), err: err.message }, 'rollout job failed');
   });
   worker.on('error', (err) => deps.logger.error({ err }, 'rollout worker error'));
   return {

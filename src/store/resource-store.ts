@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../core/errors.js';
 import { apiVersionOf, KINDS, nowTimestamp, type KindInfo, type Resource } from '../core/resource.js';
+import { retryOnConflict } from './backoff.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
@@ -22,7 +23,10 @@ export interface ResourceStore {
   create(info: KindInfo, obj: Resource): Promise<Resource>;
   /** Replaces an object; when `obj.metadata.resourceVersion` is set it must be current. */
   replace(info: KindInfo, obj: Resource): Promise<Resource>;
-  /** Read-modify-write with retries on conflict; `mutate` returns the new object, or undefined to skip. */
+  /**
+   * Read-modify-write, retried on conflict with jittered backoff for a bounded time;
+   * `mutate` returns the new object, or undefined to skip.
+   */
   update(
     info: KindInfo,
     namespace: string,
@@ -30,6 +34,14 @@ export interface ResourceStore {
     mutate: (current: Resource) => Resource | undefined,
   ): Promise<Resource>;
   delete(info: KindInfo, namespace: string, name: string): Promise<Resource>;
+  /**
+   * Hands out the next number of a counter kept with the object (a BuildConfig's build
+   * numbers), atomically: concurrent callers on any server get distinct numbers. The
+   * counter never goes below the object's `status[statusField]`, lives and dies with the
+   * object (a recreated object starts again), and the caller writes the number back to
+   * the status when it wants it shown.
+   */
+  nextNumber(info: KindInfo, namespace: string, name: string, statusField: string): Promise<number>;
   /** Subscribes to every change; returns a function that unsubscribes. */
   watch(onEvent: (event: WatchEvent, info: KindInfo) => void): Promise<() => Promise<void>>;
 }
@@ -60,6 +72,24 @@ redis.call('ZADD', KEYS[2], 0, ARGV[4])
 redis.call('SADD', KEYS[4], ARGV[5])
 redis.call('PUBLISH', ARGV[6], cjson.encode({type = ARGV[7], key = KEYS[1]}) .. '\\n' .. json)
 return {'ok', rv, json}
+`;
+
+// KEYS: object hash. ARGV: status field. The counter is a field of the object's own hash,
+// so deleting the object deletes it. Reading the status with cjson is safe (nothing is
+// re-encoded); the floor keeps the counter in step with a status someone else raised.
+const NEXT_NUMBER_SCRIPT = `
+local json = redis.call('HGET', KEYS[1], 'json')
+if not json then return -1 end
+local field = 'counter:' .. ARGV[1]
+local n = tonumber(redis.call('HGET', KEYS[1], field) or '0')
+local ok, obj = pcall(cjson.decode, json)
+if ok and type(obj) == 'table' and type(obj.status) == 'table' then
+  local floor = obj.status[ARGV[1]]
+  if type(floor) == 'number' and floor > n then n = math.floor(floor) end
+end
+n = n + 1
+redis.call('HSET', KEYS[1], field, n)
+return n
 `;
 
 function matchesSelector(obj: Resource, selector?: string): boolean {
@@ -212,18 +242,14 @@ export class RedisResourceStore implements ResourceStore {
     name: string,
     mutate: (current: Resource) => Resource | undefined,
   ): Promise<Resource> {
-    for (let attempt = 0; ; attempt++) {
+    return retryOnConflict(async () => {
       const current = await this.get(info, namespace, name);
       if (!current) throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${namespace}"`);
       const next = mutate(structuredClone(current));
       if (next === undefined) return current;
       next.metadata.resourceVersion = current.metadata.resourceVersion!;
-      try {
-        return await this.replace(info, next);
-      } catch (err) {
-        if (!(err instanceof ConflictError) || attempt >= 50) throw err;
-      }
-    }
+      return this.replace(info, next);
+    });
   }
 
   async delete(info: KindInfo, namespace: string, name: string): Promise<Resource> {
@@ -231,6 +257,14 @@ export class RedisResourceStore implements ResourceStore {
     if (result === 'missing')
       throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${namespace}"`);
     return JSON.parse(old!) as Resource;
+  }
+
+  async nextNumber(info: KindInfo, namespace: string, name: string, statusField: string): Promise<number> {
+    const n = Number(
+      await this.redis.eval(NEXT_NUMBER_SCRIPT, 1, this.objKey(info, namespace, name), statusField),
+    );
+    if (n < 0) throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${namespace}"`);
+    return n;
   }
 
   async watch(onEvent: (event: WatchEvent, info: KindInfo) => void): Promise<() => Promise<void>> {
