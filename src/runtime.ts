@@ -38,6 +38,7 @@ import { KubernetesTarget } from './strategies/kubernetes/kubernetes-target.js';
 import { createDeployTarget } from './strategies/targets.js';
 import { ReplicaMonitor } from './strategies/docker/replica-monitor.js';
 import { ReplicaStateStore } from './strategies/docker/replica-state.js';
+import { ReplicaReconciler } from './strategies/docker/reconciler.js';
 import { startRouter as startDeployRouter, type RouterHandle } from './strategies/router.js';
 import type { DeployTarget } from './strategies/target.js';
 import { startBuildConfigIndexing } from './triggers/buildconfig-index.js';
@@ -416,6 +417,8 @@ export async function startDeployments(
   const apiUrl = options.apiUrl ?? rt.config.publicUrl ?? `http://${rt.config.listen}`;
   const worker = startRolloutWorker(
     {
+  /** The local target's ReplicationController loop (replaces dead replicas); undefined on other targets. */
+  reconciler: ReplicaReconciler | undefined;
       store: rt.store,
       target: rt.deployTarget,
       logs: rt.rolloutLogs,
@@ -441,6 +444,16 @@ export async function startDeployments(
     rollouts: rt.rollouts,
     logger: rt.logger,
     ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
+  const reconciler =
+    rt.deployTarget instanceof DockerTarget
+      ? new ReplicaReconciler({
+          docker: rt.docker,
+          target: rt.deployTarget,
+          store: rt.store,
+          logger: rt.logger,
+        })
+      : undefined;
+  reconciler?.start();
     onDelete: (ns, rc) => rt.rolloutLogs.deleteLog(ns, rc),
   });
   return {
@@ -467,3 +480,5 @@ export function startRouter(rt: Runtime): Promise<RouterHandle> {
     domain: rt.config.routerDomain,
   });
 }
+    reconciler,
+      await reconciler?.stop();

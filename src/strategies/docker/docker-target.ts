@@ -26,13 +26,22 @@ import {
   type RevisionStatus,
   type WaitOptions,
 } from '../target.js';
-import { DOCKER_LABELS, mountsFor, networkName, replicaCreateOptions, resourceLimits } from './replicas.js';
+import {
+  DOCKER_LABELS,
+  mountsFor,
+  networkName,
+  replicaCondition,
+  replicaCreateOptions,
+  resourceLimits,
+  type ReplicaCondition,
+} from './replicas.js';
 import { ReplicaStateStore, selectorMatches, type ReplicaState } from './replica-state.js';
 
 export const REPLICATION_CONTROLLER = lookupKind('v1', 'ReplicationController')!;
 const SECRET = lookupKind('v1', 'Secret')!;
 const SERVICE = lookupKind('v1', 'Service')!;
 
+const DEPLOYMENT_CONFIG = lookupKind('apps.openshift.io/v1', 'DeploymentConfig')!;
 export interface DockerTargetOptions {
   docker: Docker;
   store: ResourceStore;
@@ -148,7 +157,14 @@ export class DockerTarget implements DeployTarget {
   ): Promise<void> {
     const key = `${namespace}/${name}`;
     const previous = this.locks.get(key) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.scaleNow(namespace, name, replicas, options));
+    // The Redis lease makes the step exclusive across processes too (the reconciler, other workers).
+    const run = previous
+      .catch(() => undefined)
+      .then(() =>
+        this.states.leases.run(namespace, name, { wait: true, signal: options.signal }, () =>
+          this.scaleNow(namespace, name, replicas, options),
+        ),
+      );
     const settled = run.then(
       () => undefined,
       () => undefined,
@@ -174,7 +190,11 @@ export class DockerTarget implements DeployTarget {
       return cur;
     })) as ReplicationController;
     const draining = await this.states.draining();
-    const containers = (await this.replicaContainers(namespace, name)).filter((c) => !draining.has(c.Id));
+    const all = (await this.replicaContainers(namespace, name)).filter((c) => !draining.has(c.Id));
+    const conditions = await this.conditions(all);
+    // Dead replicas count for nothing and go; a settling one may yet restart, so it still counts.
+    await this.removeDead(all.filter((c) => conditions.get(c.Id) === 'dead').map((c) => c.Id));
+    const containers = all.filter((c) => conditions.get(c.Id) !== 'dead');
     if (containers.length < replicas) {
       await this.addReplicas(rc, replicas - containers.length, options.signal);
     } else if (containers.length > replicas) {
@@ -192,6 +212,78 @@ export class DockerTarget implements DeployTarget {
   }
 
   /** The revision's replica containers, running or not. */
+  /**
+   * The reconciler's step for one revision: with its lease (skipped when a rollout or another
+   * process holds it), remove dead replicas and bring the live ones back to the recorded
+   * `spec.replicas`. A revision whose record or DeploymentConfig is gone is left alone, so a
+   * deleted or scaled-down config is never resurrected. Resolves what it did.
+   */
+  async healRevision(
+    namespace: string,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<'busy' | 'gone' | 'settling' | 'healthy' | 'healed'> {
+    const result = await this.states.leases.run(namespace, name, { wait: false, signal }, async () => {
+      // Read under the lease: a scale that finished a moment ago is what counts.
+      const rc = await this.getRevision(namespace, name);
+      if (!rc) return 'gone' as const;
+      const dcName = rc.metadata.annotations?.[REVISION_ANNOTATIONS.configName];
+      if (!dcName || !(await this.store.get(DEPLOYMENT_CONFIG, namespace, dcName))) return 'gone' as const;
+      const draining = await this.states.draining();
+      const containers = (await this.replicaContainers(namespace, name)).filter((c) => !draining.has(c.Id));
+      const conditions = await this.conditions(containers);
+      const values = [...conditions.values()];
+      if (values.includes('settling')) return 'settling' as const;
+      const live = values.filter((v) => v === 'live').length;
+      if (live === rc.spec.replicas && !values.includes('dead')) return 'healthy' as const;
+      this.logger.info(
+        { revision: `${namespace}/${name}`, live, desired: rc.spec.replicas },
+        'replacing dead replicas',
+      );
+      await this.scaleNow(namespace, name, rc.spec.replicas, { signal });
+      return 'healed' as const;
+    });
+    return result.ran ? result.value : 'busy';
+  }
+
+  /** Each container's condition; an exited one is inspected for when it exited. */
+  private async conditions(containers: Docker.ContainerInfo[]): Promise<Map<string, ReplicaCondition>> {
+    const now = Date.now();
+    const out = new Map<string, ReplicaCondition>();
+    await Promise.all(
+      containers.map(async (c) => {
+        let finishedAt: number | undefined;
+        if (c.State === 'exited') {
+          const info = await this.docker
+            .getContainer(c.Id)
+            .inspect()
+            .catch(() => undefined);
+          if (info?.State.Restarting) return void out.set(c.Id, 'live');
+          const t = info ? Date.parse(info.State.FinishedAt) : NaN;
+          if (Number.isFinite(t)) finishedAt = t;
+        }
+        out.set(c.Id, replicaCondition(c, now, finishedAt));
+      }),
+    );
+    return out;
+  }
+
+  /** Dead replicas serve nothing: removed at once, without a drain. */
+  private async removeDead(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await Promise.all(
+      ids.map((id) =>
+        this.docker
+          .getContainer(id)
+          .remove({ v: true, force: true })
+          .catch((err: unknown) => {
+            if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+          }),
+      ),
+    );
+    await this.states.remove(ids);
+  }
+
   private async replicaContainers(namespace: string, revision: string): Promise<Docker.ContainerInfo[]> {
     return this.docker.listContainers({
       all: true,
@@ -277,14 +369,17 @@ export class DockerTarget implements DeployTarget {
       this.states.failure(namespace, name),
     ]);
     const byId = new Map(states.map((s) => [s.id, s]));
-    const live = containers.filter((c) => !draining.has(c.Id));
+    const kept = containers.filter((c) => !draining.has(c.Id));
+    // Only live replicas count as current: a dead one is about to be replaced, not serving.
+    const conditions = await this.conditions(kept);
+    const live = kept.filter((c) => conditions.get(c.Id) !== 'dead');
     const minReadyMs = (rc.spec.minReadySeconds ?? 0) * 1000;
     const now = Date.now();
     let ready = 0;
     let available = 0;
     const failures: string[] = failure ? [failure] : [];
     const notReady: string[] = [];
-    for (const c of live) {
+    for (const c of kept) {
       const s: ReplicaState | undefined = byId.get(c.Id);
       if (c.State !== 'running') {
         failures.push(`replica ${c.Names[0]?.replace(/^\//, '')} is ${c.State} (${c.Status})`);

@@ -18,7 +18,7 @@ import type { ResourceStore } from '../../store/resource-store.js';
 import type { ReplicationController } from '../target.js';
 import { REPLICATION_CONTROLLER } from './docker-target.js';
 import { PROBE_DEFAULTS, runProbe } from './probes.js';
-import { DOCKER_LABELS, type ReplicaProbes } from './replicas.js';
+import { DOCKER_LABELS, replicaCondition, type ReplicaProbes } from './replicas.js';
 import type { ReplicaState, ReplicaStateStore } from './replica-state.js';
 
 interface ProbeTrack {
@@ -34,6 +34,8 @@ interface Tracked {
   liveness: ProbeTrack;
   startedAt: number;
   written: string;
+  /** Counts toward its revision's `replicas` (running, or coming back under its restart policy). */
+  live: boolean;
 }
 
 const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
@@ -156,11 +158,14 @@ export class ReplicaMonitor {
           liveness: { successes: 0, failures: 0, last: 0, running: false },
           startedAt: c.Created * 1000,
           written: '',
+          live: true,
         };
         this.tracked.set(c.Id, t);
       }
       const s = t.state;
       s.running = c.State === 'running';
+      // An exited replica is dead or about to be replaced by the reconciler: not counted.
+      t.live = replicaCondition(c, now) === 'live';
       s.ports = Object.fromEntries(
         c.Ports.filter(
           (p) => p.PublicPort && p.Type === 'tcp' && (p.IP === '127.0.0.1' || p.IP === '0.0.0.0' || !p.IP),
@@ -294,6 +299,7 @@ export class ReplicaMonitor {
         (t) =>
           t.state.namespace === rc.metadata.namespace &&
           t.state.revision === rc.metadata.name &&
+          t.live &&
           !draining.has(t.state.id),
       );
       const ready = mine.filter((t) => t.state.running && t.state.ready);

@@ -5,6 +5,7 @@
  * stopped. One shared view, so the router never disagrees with a rollout about which
  * replicas are ready.
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 export interface ReplicaState {
@@ -34,10 +35,15 @@ export interface ReplicaState {
 }
 
 export class ReplicaStateStore {
+  /** Who may create or remove a revision's containers right now. */
+  readonly leases: RevisionLeases;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'slipway',
-  ) {}
+  ) {
+    this.leases = new RevisionLeases(redis, prefix);
+  }
 
   private get statesKey(): string {
     return `${this.prefix}:deploy:replicas`;
@@ -85,6 +91,64 @@ export class ReplicaStateStore {
 
   async failure(namespace: string, revision: string): Promise<string | undefined> {
     return (await this.redis.hget(this.failuresKey, `${namespace}/${revision}`)) ?? undefined;
+  }
+}
+
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+
+export interface RevisionLeaseOptions {
+  /** Wait for a busy lease (a rollout's scale) instead of giving up at once (the reconciler). */
+  wait: boolean;
+  signal?: AbortSignal;
+  /** Lease lifetime; renewed at a third of it while `fn` runs, so a dead holder frees it this fast. */
+  ttlMs?: number;
+}
+
+/**
+ * One actor per revision across every Slipway process sharing this Redis: a rollout's
+ * scale step and the reconciler's repair both count a revision's containers and then
+ * create or remove some, and two doing that at once would both create the same
+ * replacement. Kept beside the replica states because it guards the same containers.
+ */
+export class RevisionLeases {
+  private readonly id = randomUUID();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'slipway',
+  ) {}
+
+  private key(namespace: string, revision: string): string {
+    return `${this.prefix}:deploy:revision-lease:${namespace}/${revision}`;
+  }
+
+  /** Runs `fn` holding the revision's lease; resolves `{ ran: false }` when busy and not waiting. */
+  async run<T>(
+    namespace: string,
+    revision: string,
+    options: RevisionLeaseOptions,
+    fn: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }> {
+    const key = this.key(namespace, revision);
+    const ttlMs = options.ttlMs ?? 15000;
+    const token = `${this.id}:${randomUUID()}`;
+    for (;;) {
+      if (options.signal?.aborted) throw options.signal.reason as Error;
+      if ((await this.redis.set(key, token, 'PX', ttlMs, 'NX')) === 'OK') break;
+      if (!options.wait) return { ran: false };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const renew = setInterval(
+      () => void this.redis.eval(RENEW_SCRIPT, 1, key, token, String(ttlMs)).catch(() => undefined),
+      Math.max(100, Math.floor(ttlMs / 3)),
+    );
+    try {
+      return { ran: true, value: await fn() };
+    } finally {
+      clearInterval(renew);
+      await this.redis.eval(RELEASE_SCRIPT, 1, key, token).catch(() => undefined);
+    }
   }
 }
 

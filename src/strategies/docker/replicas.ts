@@ -156,6 +156,44 @@ export function replicaCreateOptions(input: ReplicaSpecInput): Docker.ContainerC
     Env: input.env.map((e) => `${e.name}=${e.value}`),
     ExposedPorts: exposed,
     Labels: {
+
+/**
+ * What a replica container means to its ReplicationController:
+ * - `live`: running, paused, restarting under its restart policy, or just created (a scale
+ *   step between create and start) — it counts toward `replicas`;
+ * - `settling`: exited a moment ago; the engine may yet restart it, so nobody acts on it;
+ * - `dead`: exited or removed past its restart policy (`docker kill`, `docker stop`, OOM
+ *   without a restart, a create that never started) — to be removed and replaced.
+ */
+export type ReplicaCondition = 'live' | 'settling' | 'dead';
+
+export const REPLICA_TIMINGS = {
+  /** A container left in `created` this long was never started: dead. */
+  createdGraceMs: 60_000,
+  /** An exit this recent may still turn into a restart. */
+  settleMs: 1500,
+} as const;
+
+/** Pure: `finishedAt` is the exit time (ms since the epoch) from an inspect, when known. */
+export function replicaCondition(
+  c: Pick<Docker.ContainerInfo, 'State' | 'Created'>,
+  now: number,
+  finishedAt?: number,
+): ReplicaCondition {
+  switch (c.State) {
+    case 'running':
+    case 'paused':
+    case 'restarting':
+      return 'live';
+    case 'created':
+      return now - c.Created * 1000 < REPLICA_TIMINGS.createdGraceMs ? 'live' : 'dead';
+    case 'exited':
+      return finishedAt !== undefined && now - finishedAt < REPLICA_TIMINGS.settleMs ? 'settling' : 'dead';
+    default:
+      // `dead`, `removing`: going or gone.
+      return 'dead';
+  }
+}
       [DOCKER_LABELS.managed]: 'replica',
       [DOCKER_LABELS.namespace]: input.namespace,
       [DOCKER_LABELS.deploymentConfig]: input.deploymentConfig,
