@@ -1,0 +1,223 @@
+/**
+ * The Docker engine restarted under running replicas. The engine is a private `dockerd`
+ * this test starts (its own data root, exec root, socket and address pool, no iptables
+ * rules), so restarting it disturbs nothing else on the machine. A `slipway worker` child
+ * process deploys to it; the test restarts the engine and checks that the replicas come
+ * back, the router serves again, the ReplicationController's and DeploymentConfig's
+ * status recover, and that healing still works afterwards (the reconciler's event stream
+ * and the monitor reconnect to the new engine).
+ */
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { getViaRouter } from '../support/deploy.js';
+import { startSlipway, type TestSlipway } from '../support/slipway.js';
+import { tempDir, waitFor } from '../support/stack.js';
+import {
+  buildWhoamiImage,
+  exposeWhoami,
+  replicaContainers,
+  runningIds,
+  servedBy,
+  spawnWorker,
+  whoamiConfig,
+  type WorkerProcess,
+} from './replicas-support.js';
+
+const shared = new Docker();
+const run = randomUUID().slice(0, 8);
+const ns = `re-${run}`;
+const IMAGE = `slipway-test/whoami-${run}:v1`;
+const root = tempDir('slipway-engine-');
+const socket = join(root, 'docker.sock');
+const engine = new Docker({ socketPath: socket });
+const DC = (name = '') =>
+  `/apis/apps.openshift.io/v1/namespaces/${ns}/deploymentconfigs${name ? `/${name}` : ''}`;
+const RC = (name: string) => `/api/v1/namespaces/${ns}/replicationcontrollers/${name}`;
+
+let daemon: ChildProcess | undefined;
+let s: TestSlipway;
+let worker: WorkerProcess | undefined;
+let host: string;
+
+/** Starts the private engine; resolves once it answers. */
+async function startEngine(): Promise<void> {
+  mkdirSync(join(root, 'data'), { recursive: true });
+  const log = openSync(join(root, 'dockerd.log'), 'a');
+  daemon = spawn(
+    'dockerd',
+    [
+      '--data-root',
+      join(root, 'data'),
+      '--exec-root',
+      join(root, 'exec'),
+      '--pidfile',
+      join(root, 'dockerd.pid'),
+      '-H',
+      `unix://${socket}`,
+      // No default bridge and no iptables rules: nothing shared with the machine's engine.
+      '--bridge',
+      'none',
+      '--iptables=false',
+      '--ip6tables=false',
+      '--ip-masq=false',
+      '--default-address-pool',
+      `base=10.213.0.0/16,size=24`,
+      '--containerd-namespace',
+      `slipway-test-${run}`,
+      '--containerd-plugins-namespace',
+      `slipway-test-${run}-plugins`,
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  await waitFor(
+    'the private engine to answer',
+    async () => (daemon?.exitCode === null ? (await engine.ping(), true) : false),
+    30000,
+    200,
+  );
+}
+
+/** SIGTERM, as a service manager stops it; resolves once the process is gone. */
+async function stopEngine(): Promise<void> {
+  const d = daemon;
+  if (!d || d.exitCode !== null) return;
+  const exited = new Promise((r) => d.once('exit', r));
+  d.kill('SIGTERM');
+  const timer = setTimeout(() => d.kill('SIGKILL'), 30000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const dockerdMissing = !existsSync('/usr/sbin/dockerd') && !existsSync('/usr/bin/dockerd');
+
+beforeAll(async () => {
+  if (dockerdMissing) return;
+  expect(existsSync('dist/cli/main.js')).toBe(true); // `npm test` builds first
+  buildWhoamiImage(IMAGE);
+  await startEngine();
+  // The image travels as a tarball: the private engine pulls from nowhere.
+  execSync(`docker save ${IMAGE} | docker -H unix://${socket} load -q`, { stdio: 'ignore' });
+  s = await startSlipway({ workers: 0 });
+  worker = await spawnWorker({
+    redisUrl: s.redis.url,
+    registry: s.registry.host,
+    dockerHost: `unix://${socket}`,
+  });
+}, 180000);
+
+afterAll(async () => {
+  await worker?.stop().catch(() => undefined);
+  await s?.stop();
+  if (daemon && daemon.exitCode === null) {
+    for (const c of await engine.listContainers({ all: true }).catch(() => []))
+      await engine
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+  }
+  await stopEngine();
+  // dockerd bind-mounts its data root onto itself.
+  try {
+    execSync(`umount ${join(root, 'data')}`, { stdio: 'ignore' });
+  } catch {
+    // not mounted
+  }
+  rmSync(root, { recursive: true, force: true });
+  await shared
+    .getImage(IMAGE)
+    .remove({ force: true })
+    .catch(() => undefined);
+}, 120000);
+
+(dockerdMissing ? test.skip : test)(
+  'the engine restarted under two replicas: they come back, the router serves, status recovers, healing goes on',
+  async () => {
+    await s.apiJson('POST', DC(), whoamiConfig(ns, 'web', IMAGE, 2));
+    host = await exposeWhoami(s.apiJson.bind(s), ns, 'web');
+    const before = await waitFor(
+      'two replicas on the private engine',
+      async () => {
+        const ids = await runningIds(engine, ns, 'web-1');
+        return ids.length === 2 ? ids : undefined;
+      },
+      90000,
+      250,
+    );
+    // Nothing of this namespace ran on the machine's engine.
+    expect(await replicaContainers(shared, ns, 'web-1')).toEqual([]);
+    await waitFor(
+      'the router to serve both',
+      async () => (await servedBy(worker!.routerUrl, host)).join() === before.join(),
+      30000,
+      100,
+    );
+
+    const stopped = Date.now();
+    await stopEngine();
+    expect((await getViaRouter(worker!.routerUrl, host)).status).not.toBe(200);
+    await startEngine();
+
+    const after = await waitFor(
+      'two running replicas after the restart',
+      async () => {
+        const ids = await runningIds(engine, ns, 'web-1');
+        return ids.length === 2 ? ids : undefined;
+      },
+      60000,
+      250,
+    );
+    await waitFor(
+      'the router to serve again',
+      async () => (await servedBy(worker!.routerUrl, host)).join() === after.join(),
+      60000,
+      200,
+    );
+    console.log(
+      `engine restart: router served both replicas again ${Date.now() - stopped} ms after the stop`,
+    );
+    await waitFor(
+      'web-1 status to count two live, ready replicas',
+      async () => {
+        const st = (await s.apiJson('GET', RC('web-1'))).status as Record<string, number> | undefined;
+        return st?.replicas === 2 && st.readyReplicas === 2;
+      },
+      30000,
+      250,
+    );
+    // The DeploymentConfig's status comes from its controller's resync (30 s).
+    await waitFor(
+      'the DeploymentConfig to report two ready replicas',
+      async () => {
+        const st = (await s.apiJson('GET', DC('web'))).status as Record<string, number> | undefined;
+        return st?.replicas === 2 && st.readyReplicas === 2 && st.availableReplicas === 2;
+      },
+      45000,
+      500,
+    );
+
+    // The reconciler follows the new engine: a replica killed now is still replaced.
+    const [victim] = after;
+    const full = (await replicaContainers(engine, ns, 'web-1')).find((c) => c.Id.startsWith(victim!))!.Id;
+    await engine.getContainer(full).kill();
+    const healed = await waitFor(
+      'a replacement after the restart',
+      async () => {
+        const ids = await runningIds(engine, ns, 'web-1');
+        return ids.length === 2 && !ids.includes(victim!) ? ids : undefined;
+      },
+      20000,
+      100,
+    );
+    await waitFor(
+      'the router to serve the replacement',
+      async () => (await servedBy(worker!.routerUrl, host)).join() === healed.join(),
+      30000,
+      100,
+    );
+    if (process.env.SLIPWAY_TEST_DEBUG) console.log(readFileSync(join(root, 'dockerd.log'), 'utf8'));
+  },
+  300000,
+);
