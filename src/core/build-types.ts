@@ -4,13 +4,22 @@
  * so OpenShift YAML applies unchanged.
  */
 import { z } from 'zod';
+import { commitProblem, envNameProblem, gitRefProblem, quoteValue } from './build-input-rules.js';
 
 const relPath = z.string().refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), {
   message: 'must be a relative path inside the repository (no leading "/" and no "..")',
 });
 
+/** A zod check from one of build-input-rules' `…Problem` functions. */
+function ruled(problem: (value: string) => string | undefined) {
+  return z.string().superRefine((value, ctx) => {
+    const message = problem(value);
+    if (message) ctx.addIssue({ code: 'custom', message: `${quoteValue(value)} ${message}` });
+  });
+}
+
 export const envVar = z.looseObject({
-  name: z.string().min(1, 'must not be empty'),
+  name: ruled(envNameProblem),
   value: z.string().optional(),
   valueFrom: z.looseObject({}).optional(),
 });
@@ -61,7 +70,8 @@ export type BuildTriggerPolicy = z.infer<typeof buildTriggerPolicy>;
 
 export const gitBuildSource = z.looseObject({
   uri: z.string().min(1, 'must not be empty'),
-  ref: z.string().optional(),
+  // Empty means the remote's default branch.
+  ref: ruled((ref) => (ref === '' ? undefined : gitRefProblem(ref))).optional(),
   httpProxy: z.string().optional(),
   httpsProxy: z.string().optional(),
   noProxy: z.string().optional(),
@@ -123,7 +133,7 @@ export const sourceRevision = z.looseObject({
   type: z.string().optional(),
   git: z
     .looseObject({
-      commit: z.string().optional(),
+      commit: ruled(commitProblem).optional(),
       author: z.looseObject({ name: z.string().optional(), email: z.string().optional() }).optional(),
       committer: z.looseObject({ name: z.string().optional(), email: z.string().optional() }).optional(),
       message: z.string().optional(),

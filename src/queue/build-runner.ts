@@ -3,9 +3,9 @@
  * strategy's builder, push, record the image on its ImageStream. Every outcome ends in
  * a phase with OpenShift's reason and a closed log; nothing is left in Running.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { BuildPhase, BuildSpec, BuildStatus, EnvVar, StageInfo } from '../core/build-types.js';
 import { durationNanos, isTerminal } from '../core/build-phase.js';
@@ -16,6 +16,7 @@ import { lookupKind, nowTimestamp, type Resource } from '../core/resource.js';
 import { secretValue } from '../core/secret-types.js';
 import { ensureImage } from '../builders/images.js';
 import { unpackBinarySource } from '../builders/source/binary-source.js';
+import { resolveContextDir } from '../builders/source/checkout-paths.js';
 import { fetchGitSource, type SourceCredentials } from '../builders/source/git-source.js';
 import type { Builder, SourceInfo } from '../builders/types.js';
 import { registryAuthFromSecret, type RegistryAuth } from '../registry/credentials.js';
@@ -434,13 +435,8 @@ async function execute(
     };
     await setStatus(ctx, {}, spec);
   }
-  const contextDir = resolve(sourceDir, spec.source.contextDir ?? '.');
-  if (!existsSync(contextDir) || !statSync(contextDir).isDirectory()) {
-    throw new BuildFailure(
-      'InvalidContextDirectory',
-      `contextDir "${spec.source.contextDir}" does not exist in the source repository`,
-    );
-  }
+  // Links followed and kept inside the checkout (docs/hostile-repositories.md).
+  const contextDir = resolveContextDir(sourceDir, spec.source.contextDir);
 
   const strategyType = spec.strategy.type;
   const builder =

@@ -11,6 +11,7 @@ import type {
   EnvVar,
   SourceRevision,
 } from '../core/build-types.js';
+import { buildRequestCauses } from '../core/build-input-rules.js';
 import { buildName } from '../core/build-phase.js';
 import { AlreadyExistsError, InputError, NotFoundError } from '../core/errors.js';
 import { lookupKind, type Resource } from '../core/resource.js';
@@ -138,6 +139,14 @@ async function createNumbered(store: ResourceStore, build: Resource, buildConfig
 /** Creates Build `{bc}-{N}` in phase New and queues it; returns the stored Build. */
 export async function instantiateBuild(options: InstantiateOptions): Promise<Resource> {
   const { store, queue, namespace, buildConfig } = options;
+  // Every event source passes here: a commit for git and env names for a Dockerfile are checked once for all.
+  const causes = buildRequestCauses(options.request ?? {});
+  if (causes.length > 0) {
+    throw new InputError(
+      `BuildRequest for BuildConfig "${buildConfig}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
+      { causes },
+    );
+  }
   const existing = await store.get(BUILD_CONFIG, namespace, buildConfig);
   if (!existing)
     throw new NotFoundError(`BuildConfig "${buildConfig}" not found in namespace "${namespace}"`);

@@ -3,6 +3,7 @@
  * BuildConfig of a repository (the org endpoint), decide which build to start and with
  * what BuildRequest, or say why not.
  */
+import { commitProblem, gitRefProblem, quoteValue } from '../core/build-input-rules.js';
 import type { BuildConfigSpec, BuildTriggerPolicy, WebHookTrigger } from '../core/build-types.js';
 import type { Resource } from '../core/resource.js';
 import { webhookCause } from './causes.js';
@@ -12,6 +13,7 @@ import { matchRef } from './ref-match.js';
 import {
   TRIGGER_TYPE,
   type ObjectKey,
+  type PushedRef,
   type PushEvent,
   type TriggeredBuildRequest,
   type WebhookSource,
@@ -75,6 +77,12 @@ export function decidePush(input: DecidePushInput): PushDecision {
   }
   const reasons: string[] = [];
   for (const pushed of input.push.refs) {
+    // The receivers refuse these with a 400; a push from any other source stops here.
+    const unsafe = pushedRefProblem(pushed);
+    if (unsafe) {
+      reasons.push(unsafe);
+      continue;
+    }
     const ref = matchRef({
       ref: pushed.ref,
       configRef: spec?.source?.git?.ref,
@@ -110,6 +118,16 @@ export function decidePush(input: DecidePushInput): PushDecision {
   }
   if (input.push.refs.length === 0) return { build: false, reason: 'the push names no ref' };
   return { build: false, reason: `skipping build: ${reasons.join('; ')}` };
+}
+
+/** Why a pushed ref or its commit may not reach git, or undefined. */
+export function pushedRefProblem(pushed: PushedRef): string | undefined {
+  const refIssue = gitRefProblem(pushed.ref);
+  if (refIssue) return `ref ${quoteValue(pushed.ref)} ${refIssue}`;
+  const commit = pushed.revision.git?.commit;
+  const commitIssue = commit === undefined ? undefined : commitProblem(commit);
+  if (commitIssue) return `commit ${quoteValue(commit ?? '')} ${commitIssue}`;
+  return undefined;
 }
 
 export interface RoutedBuild {

@@ -7,6 +7,7 @@
  */
 import type { SourceRevision } from '../core/build-types.js';
 import type { PushedRef, PushEvent } from '../triggers/types.js';
+import { commitReply, refReply } from './payload-rules.js';
 import { arr, obj, reply, str, type Json, type Parsed } from './request.js';
 
 /** `Jane Doe <jane@example.com>` → name and email. */
@@ -42,6 +43,8 @@ export function parseBitbucketCloudPush(payload: unknown): Parsed<PushEvent> {
     const target = obj(next?.target);
     const git: NonNullable<SourceRevision['git']> = {};
     const hash = str(target?.hash);
+    const bad = refReply('"push.changes[].new.name"', ref) ?? commitReply('"push.changes[].new.target.hash"', hash);
+    if (bad) return { ok: false, reply: bad };
     if (hash) git.commit = hash;
     if (target) {
       const author = obj(target.author);
@@ -82,6 +85,8 @@ export function parseBitbucketServerRefsChanged(payload: unknown): Parsed<PushEv
     if (!ref) continue;
     const git: NonNullable<SourceRevision['git']> = {};
     const toHash = str(change?.toHash);
+    const bad = refReply('"changes[].ref.id"', ref) ?? commitReply('"changes[].toHash"', toHash);
+    if (bad) return { ok: false, reply: bad };
     if (toHash && !/^0+$/.test(toHash)) git.commit = toHash;
     refs.push({ ref, revision: { type: 'Git', git }, deleted: str(change?.type) === 'DELETE' });
   }

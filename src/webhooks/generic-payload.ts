@@ -11,6 +11,7 @@
 import { parse as parseYaml } from 'yaml';
 import type { EnvVar, SourceRevision } from '../core/build-types.js';
 import type { PushedRef } from '../triggers/types.js';
+import { commitReply, envNameMessage, refReply } from './payload-rules.js';
 import { arr, obj, str, type Json } from './request.js';
 
 export interface GenericPayload {
@@ -94,5 +95,38 @@ export function parseGenericBody(rawBody: Buffer, mediaType: 'json' | 'yaml'): G
     if (typeof dso.noCache === 'boolean') options.noCache = dso.noCache;
     out.dockerStrategyOptions = options;
   }
+  const problem = payloadProblem(p);
+  if (problem) return { ok: false, message: problem };
   return { ok: true, value: out };
+}
+
+/**
+ * Refs and commits reach git, env and build-arg names a Dockerfile: one that breaks the
+ * rules is refused with the field named, whether or not the trigger would use it.
+ */
+function payloadProblem(p: Json | undefined): string | undefined {
+  const names: [string, unknown][] = [
+    ['env', p?.env],
+    ['dockerStrategyOptions.buildArgs', obj(p?.dockerStrategyOptions)?.buildArgs],
+  ];
+  for (const [field, list] of names) {
+    for (const [i, e] of arr(list).entries()) {
+      const name = obj(e)?.name;
+      if (typeof name !== 'string' || name === '') continue;
+      const message = envNameMessage(`${field}[${i}].name`, name);
+      if (message) return message;
+    }
+  }
+  const git = obj(p?.git);
+  const listed = arr(git?.refs);
+  const sources: [string, Json | undefined][] =
+    listed.length > 0 ? listed.map((r, i) => [`git.refs[${i}]`, obj(r)]) : [['git', git]];
+  for (const [field, source] of sources) {
+    const ref = str(source?.ref);
+    const bad =
+      (ref ? refReply(`${field}.ref`, ref) : undefined) ??
+      commitReply(`${field}.commit`, str(source?.commit) || undefined);
+    if (bad) return bad.message;
+  }
+  return undefined;
 }

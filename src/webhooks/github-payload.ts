@@ -4,6 +4,7 @@
  */
 import type { SourceRevision } from '../core/build-types.js';
 import type { PushEvent } from '../triggers/types.js';
+import { commitReply, refReply } from './payload-rules.js';
 import { arr, obj, reply, str, strings, type Json, type Parsed } from './request.js';
 
 export const ZERO_SHA = '0000000000000000000000000000000000000000';
@@ -73,6 +74,10 @@ export function parseGitHubPush(payload: unknown): Parsed<GitHubPush> {
   const after = str(p.after);
   const deleted = p.deleted === true || after === ZERO_SHA;
   const head = obj(p.head_commit);
+  // The ref is matched against the BuildConfig, the commit reaches git: both checked first.
+  const bad =
+    refReply('"ref"', ref) ?? commitReply('"after"', after) ?? commitReply('"head_commit.id"', str(head?.id));
+  if (bad) return { ok: false, reply: bad };
   const commits = arr(p.commits);
   const push: PushEvent = {
     source: 'github',

@@ -5,6 +5,7 @@
 import type { SourceRevision } from '../core/build-types.js';
 import type { PushEvent } from '../triggers/types.js';
 import { changedPathsOf, ZERO_SHA } from './github-payload.js';
+import { commitReply, refReply } from './payload-rules.js';
 import { arr, obj, reply, str, type Json, type Parsed } from './request.js';
 
 export function gitlabRepoUrls(payload: Json): string[] {
@@ -30,6 +31,12 @@ export function parseGitLabPush(payload: unknown): Parsed<PushEvent> {
   if (!p || !ref) return { ok: false, reply: reply(400, 'the push payload has no "ref"') };
   const after = str(p.checkout_sha) ?? str(p.after);
   const commits = arr(p.commits).map(obj);
+  const bad =
+    refReply('"ref"', ref) ??
+    commitReply('"checkout_sha"', str(p.checkout_sha)) ??
+    commitReply('"after"', str(p.after)) ??
+    commits.map((c, i) => commitReply(`"commits[${i}].id"`, str(c?.id))).find((r) => r !== undefined);
+  if (bad) return { ok: false, reply: bad };
   // GitLab lists commits oldest first and names the new head in `after`/`checkout_sha`.
   // (OpenShift takes commits[0], which is the oldest; Slipway takes the head.)
   const head = commits.find((c) => c && str(c.id) === after) ?? commits[commits.length - 1];

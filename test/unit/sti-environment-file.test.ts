@@ -16,8 +16,20 @@ describe('.s2i/environment', () => {
     const parsed = parseEnvironmentFile('# comment\n\nexport\n=novalue\nOK=yes\r\n');
     expect(parsed.env).toEqual([{ name: 'OK', value: 'yes' }]);
     expect(parsed.skipped).toEqual([
-      { line: 3, text: 'export' },
-      { line: 4, text: '=novalue' },
+      { line: 3, text: 'export', problem: 'is not NAME=value' },
+      { line: 4, text: '=novalue', problem: 'is not NAME=value' },
+    ]);
+  });
+  it('skips a line whose name is not an env name the API server would accept', () => {
+    const parsed = parseEnvironmentFile('GOOD=1\nBAD NAME=2\n1ST=3\nA$B=4\nmy.var-x=5\n');
+    expect(parsed.env).toEqual([
+      { name: 'GOOD', value: '1' },
+      { name: 'my.var-x', value: '5' },
+    ]);
+    expect(parsed.skipped.map((s) => [s.line, s.problem.split(',')[0]])).toEqual([
+      [2, 'names "BAD NAME"'],
+      [3, 'names "1ST"'],
+      [4, 'names "A$B"'],
     ]);
   });
   it('keeps quotes as written (s2i does not interpret them)', () => {

@@ -3,6 +3,8 @@
  * strategy's `from` replaces the image of the last FROM, `env` becomes ENV after it,
  * and build information becomes LABELs at the end.
  */
+import { envNameProblem, quoteValue } from '../../core/build-input-rules.js';
+import { BuildFailure } from '../../core/errors.js';
 
 export interface DockerfileEdits {
   from?: string | undefined;
@@ -11,6 +13,26 @@ export interface DockerfileEdits {
 }
 
 const FROM_LINE = /^\s*FROM\s+/i;
+
+/**
+ * Values are written as JSON strings: a newline in a value becomes `\n` inside quotes,
+ * never a line of its own, so a value cannot add an instruction. A name cannot be
+ * quoted, so a name that is not an env name is refused (it could carry `\nRUN …`).
+ */
+function checkEdits(edits: DockerfileEdits): void {
+  for (const e of edits.env ?? []) {
+    const problem = envNameProblem(e.name);
+    if (problem) {
+      throw new BuildFailure('ManageDockerfileFailed', `env name ${quoteValue(e.name)} ${problem}`);
+    }
+  }
+  if (edits.from !== undefined && !/^[^\s"'\\]+$/.test(edits.from)) {
+    throw new BuildFailure(
+      'ManageDockerfileFailed',
+      `the strategy's from image ${quoteValue(edits.from)} is not an image reference`,
+    );
+  }
+}
 
 function quote(value: string): string {
   return JSON.stringify(value);
@@ -29,7 +51,9 @@ function instructionStarts(lines: string[]): number[] {
   return starts;
 }
 
+/** Applies `edits`; throws BuildFailure (ManageDockerfileFailed) for a name that could break the Dockerfile. */
 export function editDockerfile(text: string, edits: DockerfileEdits): string {
+  checkEdits(edits);
   const lines = text.split('\n');
   const starts = instructionStarts(lines);
   const fromIndexes = starts.filter((i) => FROM_LINE.test(lines[i] ?? ''));

@@ -2,11 +2,13 @@
  * The Docker strategy: the context directory streamed to the engine with tar-fs, the
  * engine's output streamed into the build log line by line.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { relative, sep } from 'node:path';
 import tar from 'tar-fs';
+import { envNameProblem, quoteValue } from '../../core/build-input-rules.js';
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
 import { runPostCommitHook } from '../post-commit.js';
+import { checkoutPath, replaceCheckoutFile } from '../source/checkout-paths.js';
 import type { Builder, BuilderInput, BuilderResult } from '../types.js';
 import { buildLabels, editDockerfile } from './dockerfile.js';
 
@@ -18,29 +20,46 @@ interface BuildMessage {
   aux?: { ID?: string };
 }
 
+/**
+ * Finds the Dockerfile inside the checkout, applies OpenShift's edits and writes the
+ * result as a regular file in its place. A Dockerfile (or a directory on its path) that
+ * is a symbolic link leading outside the checkout is refused, inline or not; one that
+ * points inside is read through and replaced by the edited copy, so nothing is ever
+ * written through a link (docs/hostile-repositories.md).
+ */
 function prepareDockerfile(input: BuilderInput): string {
   const { spec, contextDir } = input;
   const strategy = spec.strategy.dockerStrategy ?? {};
   const dockerfilePath = strategy.dockerfilePath ?? 'Dockerfile';
-  const path = resolve(contextDir, dockerfilePath);
-  if (relative(contextDir, path).startsWith('..')) {
-    throw new BuildFailure(
-      'ManageDockerfileFailed',
-      `dockerfilePath "${dockerfilePath}" points outside the context directory`,
-    );
-  }
+  const target = checkoutPath({
+    root: input.sourceDir,
+    from: contextDir,
+    path: dockerfilePath,
+    what: `dockerfilePath ${JSON.stringify(dockerfilePath)}`,
+    reason: 'ManageDockerfileFailed',
+  });
+  let text: string;
   if (spec.source.dockerfile !== undefined) {
     // OpenShift writes an inline Dockerfile over the one in the context.
-    writeFileSync(path, spec.source.dockerfile);
-  }
-  if (!existsSync(path)) {
-    throw new BuildFailure(
-      'ManageDockerfileFailed',
-      `no Dockerfile at "${dockerfilePath}" in context directory "${spec.source.contextDir ?? '.'}"`,
-    );
+    if (target.isLink) input.log(`Replacing the symbolic link ${dockerfilePath} with the inline Dockerfile`);
+    text = spec.source.dockerfile;
+  } else {
+    if (!target.exists) {
+      throw new BuildFailure(
+        'ManageDockerfileFailed',
+        `no Dockerfile at "${dockerfilePath}" in context directory "${spec.source.contextDir ?? '.'}"`,
+      );
+    }
+    if (!statSync(target.path).isFile()) {
+      throw new BuildFailure(
+        'ManageDockerfileFailed',
+        `dockerfilePath "${dockerfilePath}" in context directory "${spec.source.contextDir ?? '.'}" is not a file`,
+      );
+    }
+    text = readFileSync(target.path, 'utf8');
   }
   const env = [...(strategy.env ?? []), ...input.extraEnv];
-  const edited = editDockerfile(readFileSync(path, 'utf8'), {
+  const edited = editDockerfile(text, {
     from: input.fromImage,
     env,
     labels: {
@@ -48,8 +67,8 @@ function prepareDockerfile(input: BuilderInput): string {
       ...Object.fromEntries((spec.output?.imageLabels ?? []).map((l) => [l.name, l.value ?? ''])),
     },
   });
-  writeFileSync(path, edited);
-  return relative(contextDir, path);
+  replaceCheckoutFile(target, edited);
+  return relative(realpathSync(contextDir), target.location).split(sep).join('/');
 }
 
 /** Splits a chunked byte stream of newline-delimited JSON into messages. */
@@ -72,12 +91,24 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
   const strategy = spec.strategy.dockerStrategy ?? {};
   const dockerfile = prepareDockerfile(input);
   const buildargs: Record<string, string> = {};
-  for (const a of strategy.buildArgs ?? []) buildargs[a.name] = a.value ?? '';
+  for (const a of strategy.buildArgs ?? []) {
+    // Checked on every way in (API, BuildRequest, webhook); again here for Builds stored before.
+    const problem = envNameProblem(a.name);
+    if (problem) {
+      throw new BuildFailure(
+        'ManageDockerfileFailed',
+        `build arg name ${quoteValue(a.name)} ${problem}`,
+      );
+    }
+    buildargs[a.name] = a.value ?? '';
+  }
   for (const e of input.extraEnv) {
     // Docker's predefined proxy ARGs reach RUN steps without touching the image.
     if (/^(https?_proxy|no_proxy)$/i.test(e.name)) buildargs[e.name] = e.value ?? '';
   }
-  const context = tar.pack(input.contextDir) as unknown as NodeJS.ReadableStream;
+  // Symbolic links go into the context as links (never their targets): the engine
+  // resolves them inside the context, so a link to a host file carries nothing of it.
+  const context = tar.pack(input.contextDir, { dereference: false }) as unknown as NodeJS.ReadableStream;
   let stream: NodeJS.ReadableStream;
   try {
     stream = await docker.buildImage(context, {

@@ -1,14 +1,22 @@
 /**
  * Unpacks a binary build input into the source directory: a tar archive (gzip or
  * not), or with `asFile` a single file written under that name, as OpenShift does.
+ *
+ * The archive comes from whoever may start a build, so every entry is checked before
+ * anything is written: names must be relative without `..`, every directory on the way
+ * must resolve inside the source directory (an earlier entry may have made it a link),
+ * links must point inside it, and device files and fifos are refused. One bad entry
+ * fails the build (docs/hostile-repositories.md).
  */
-import { writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { createWriteStream, linkSync, lstatSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, join, posix } from 'node:path';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import tar from 'tar-fs';
+import tarStream from 'tar-stream';
+import { quoteValue } from '../../core/build-input-rules.js';
 import { BuildFailure, errorMessage } from '../../core/errors.js';
+import { checkoutPath, type ResolvedCheckoutPath } from './checkout-paths.js';
 
 export async function unpackBinarySource(options: {
   data: Buffer;
@@ -17,28 +25,150 @@ export async function unpackBinarySource(options: {
   log: (line: string) => void;
 }): Promise<void> {
   const { data, dir, asFile, log } = options;
-  if (asFile) {
+  if (asFile !== undefined) {
     const name = basename(asFile);
-    writeFileSync(join(dir, name), data);
+    if (name !== asFile || name === '.' || name === '..' || name === '' || name.includes('\0')) {
+      throw new BuildFailure('FetchSourceFailed', `asFile ${quoteValue(asFile)} must be a plain file name`);
+    }
+    // The directory is new and empty: `wx` fails rather than follow anything there.
+    writeFileSync(join(dir, name), data, { flag: 'wx' });
     log(`Received ${data.length} bytes as file ${name}`);
     return;
   }
   const gzipped = data[0] === 0x1f && data[1] === 0x8b;
+  let entries = 0;
+  const extract = tarStream.extract();
+  extract.on('entry', (header, stream, next) => {
+    entries++;
+    // tar-stream's entry streams are streamx streams, which node's pipeline accepts.
+    unpackEntry({ dir, header, stream: stream as unknown as Readable }).then(
+      () => next(),
+      (err: unknown) => {
+        stream.resume();
+        next(err as Error);
+      },
+    );
+  });
   try {
     const source = Readable.from([data]);
-    const extract = tar.extract(dir, {
-      // Archives may not write outside the source directory or carry device files.
-      ignore: (_name, header) =>
-        header?.type !== 'file' && header?.type !== 'directory' && header?.type !== 'symlink',
-    });
     if (gzipped) await pipeline(source, createGunzip(), extract);
     else await pipeline(source, extract);
   } catch (err) {
+    if (err instanceof BuildFailure) throw err;
     throw new BuildFailure(
       'FetchSourceFailed',
       `the binary input is not a readable tar archive: ${errorMessage(err)}`,
       { cause: err },
     );
   }
-  log(`Extracted binary input (${data.length} bytes${gzipped ? ', gzip' : ''})`);
+  log(`Extracted binary input (${data.length} bytes${gzipped ? ', gzip' : ''}, ${entries} entries)`);
+}
+
+function refuse(name: string, why: string): BuildFailure {
+  return new BuildFailure(
+    'FetchSourceFailed',
+    `binary input entry ${quoteValue(name)} ${why}; the archive is refused`,
+  );
+}
+
+/** `./a//b/` → `a/b`; absolute names, `..` and NUL are refused. */
+export function archiveEntryPath(name: string): string {
+  if (name.includes('\0')) throw refuse(name, 'contains a NUL character');
+  if (name.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(name)) throw refuse(name, 'is an absolute path');
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw refuse(name, 'contains ".."');
+  return parts.join('/');
+}
+
+/** Where a new entry goes: its directory resolved inside the source, then made. */
+function place(dir: string, name: string, path: string): ResolvedCheckoutPath {
+  const parent = posix.dirname(path);
+  const parentDir = checkoutPath({
+    root: dir,
+    path: parent === '.' ? '' : parent,
+    what: `binary input entry ${quoteValue(name)}`,
+    reason: 'FetchSourceFailed',
+  });
+  if (!parentDir.exists) mkdirSync(parentDir.path, { recursive: true, mode: 0o755 });
+  return checkoutPath({
+    root: dir,
+    path,
+    what: `binary input entry ${quoteValue(name)}`,
+    reason: 'FetchSourceFailed',
+  });
+}
+
+/** Removes what a later entry of the same name replaces; never a directory. */
+function clear(target: ResolvedCheckoutPath, name: string): void {
+  const st = lstatSync(target.location, { throwIfNoEntry: false });
+  if (!st) return;
+  if (st.isDirectory()) throw refuse(name, 'would replace a directory');
+  unlinkSync(target.location);
+}
+
+async function unpackEntry(entry: {
+  dir: string;
+  header: tarStream.Header;
+  stream: Readable;
+}): Promise<void> {
+  const { dir, header, stream } = entry;
+  const name = header.name;
+  const path = archiveEntryPath(name);
+  const type = header.type ?? 'file';
+  if (path === '') {
+    if (type !== 'directory') throw refuse(name, 'has no name');
+    stream.resume();
+    return;
+  }
+  // Permission bits only: no setuid or setgid files from an upload.
+  const mode = (header.mode ?? 0o644) & 0o777;
+  switch (type) {
+    case 'file':
+    case 'contiguous-file': {
+      const target = place(dir, name, path);
+      clear(target, name);
+      await pipeline(stream, createWriteStream(target.location, { flags: 'wx', mode }) as Writable);
+      return;
+    }
+    case 'directory': {
+      const target = place(dir, name, path);
+      if (!target.exists) mkdirSync(target.location, { mode: mode | 0o700 });
+      else if (!lstatSync(target.path).isDirectory()) throw refuse(name, 'is a directory where a file is');
+      stream.resume();
+      return;
+    }
+    case 'symlink': {
+      const link = header.linkname ?? '';
+      if (link === '' || link.startsWith('/')) throw refuse(name, `is a symbolic link to an absolute path`);
+      const resolved = posix.normalize(posix.join(posix.dirname(path), link));
+      if (resolved === '..' || resolved.startsWith('../')) {
+        throw refuse(name, 'is a symbolic link that leads outside the source directory');
+      }
+      const target = place(dir, name, path);
+      clear(target, name);
+      symlinkSync(link, target.location);
+      stream.resume();
+      return;
+    }
+    case 'link': {
+      const linkPath = archiveEntryPath(header.linkname ?? '');
+      const existing = checkoutPath({
+        root: dir,
+        path: linkPath,
+        what: `binary input entry ${quoteValue(name)} (a hard link to ${quoteValue(header.linkname ?? '')})`,
+        reason: 'FetchSourceFailed',
+      });
+      if (!existing.exists || !lstatSync(existing.path).isFile()) {
+        throw refuse(name, 'is a hard link to something that is not a file unpacked before it');
+      }
+      const target = place(dir, name, path);
+      clear(target, name);
+      linkSync(existing.path, target.location);
+      stream.resume();
+      return;
+    }
+    default:
+      // Character and block devices, fifos and anything newer: nothing a build needs.
+      throw refuse(name, `is a ${type} entry, which binary input may not carry`);
+  }
 }

@@ -10,6 +10,7 @@
  *   4. `sourceStrategy.env` from the BuildConfig, which has the last word, as in
  *      OpenShift where the BuildConfig's variables override the repository's file.
  */
+import { envNameProblem, quoteValue } from '../../core/build-input-rules.js';
 import type { EnvVar } from '../../core/build-types.js';
 import type { SourceInfo } from '../types.js';
 import type { EnvPair } from './environment-file.js';
@@ -37,8 +38,10 @@ export function buildEnvironment(input: BuildEnvInput): BuildEnv {
   const values = new Map<string, string>();
   const warnings: string[] = [];
   const set = (name: string, value: string): void => {
-    if (!/^[^=\0]+$/.test(name)) {
-      warnings.push(`environment variable name ${JSON.stringify(name)} is not valid; skipped`);
+    // Every way in checks names; a Build stored before the rule existed is caught here.
+    const problem = envNameProblem(name);
+    if (problem) {
+      warnings.push(`environment variable name ${quoteValue(name)} ${problem}; skipped`);
       return;
     }
     values.set(name, value);

@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -28,6 +28,7 @@ import { objectReference, type SourceBuildStrategy } from '../../core/build-type
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
 import { ensureImage } from '../images.js';
 import { runPostCommitHook } from '../post-commit.js';
+import { checkoutPath } from '../source/checkout-paths.js';
 import type { Builder, BuilderInput, BuilderResult } from '../types.js';
 import { fromImageSourcePaths, parseAssembleInputFiles, type ArtifactMapping } from './artifacts-mapping.js';
 import { buildEnvironment } from './build-env.js';
@@ -192,8 +193,25 @@ async function inspectBuilder(docker: Docker, reference: string): Promise<Docker
   }
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  return existsSync(path) ? readFile(path, 'utf8') : undefined;
+/**
+ * Reads a file the repository may contribute (`.s2i/environment`, `.s2iignore`) from
+ * the context directory, resolved inside the checkout; undefined when it is not there.
+ * One that leads outside through a symbolic link fails the build.
+ */
+async function readSourceFile(input: BuilderInput, path: string): Promise<string | undefined> {
+  const target = checkoutPath({
+    root: input.sourceDir,
+    from: input.contextDir,
+    path,
+    what: path,
+    reason: 'GenericBuildFailed',
+  });
+  if (!target.exists) return undefined;
+  if (!(await stat(target.path)).isFile()) {
+    input.log(`warning: ${path} is not a file; ignored`);
+    return undefined;
+  }
+  return readFile(target.path, 'utf8');
 }
 
 async function putArchive(
@@ -279,12 +297,11 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
   const work = await mkdtemp(join(tmpdir(), 'slipway-s2i-'));
   try {
     // Inputs the repository contributes.
-    const envText = await readOptional(join(input.contextDir, '.s2i', 'environment'));
+    const envText = await readSourceFile(input, '.s2i/environment');
     const envFile = parseEnvironmentFile(envText ?? '');
-    for (const s of envFile.skipped)
-      log(`warning: .s2i/environment line ${s.line} is not NAME=value; skipped`);
+    for (const s of envFile.skipped) log(`warning: .s2i/environment line ${s.line} ${s.problem}; skipped`);
     if (envFile.env.length) log(`Setting ${envFile.env.length} environment variables from .s2i/environment`);
-    const ignoreText = await readOptional(join(input.contextDir, '.s2iignore'));
+    const ignoreText = await readSourceFile(input, '.s2iignore');
     const ignoreFile = parseS2iIgnore(ignoreText ?? '');
     for (const bad of ignoreFile.invalid)
       log(`warning: .s2iignore line ${bad.line} is not a valid pattern (${bad.reason}); skipped`);
@@ -308,6 +325,7 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
       sourceBinDir: join(input.contextDir, '.s2i', 'bin'),
       imageUrl: labels.scriptsUrl,
       baseDir: input.contextDir,
+      checkoutRoot: input.sourceDir,
       signal,
     });
     checkScripts(searches, scriptNames, strategy.scripts, labels, builderRef, !!runtime);
@@ -681,6 +699,7 @@ async function buildOnRuntimeImage(
     sourceBinDir: join(o.input.contextDir, '.s2i', 'bin'),
     imageUrl: runtimeLabels.scriptsUrl,
     baseDir: o.input.contextDir,
+    checkoutRoot: o.input.sourceDir,
     signal,
   });
   const user = image.Config.User ?? '';

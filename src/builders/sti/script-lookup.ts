@@ -11,8 +11,12 @@
  * (fetched now and uploaded to DEST/scripts). The first location that yields a
  * script wins; a location that fails is remembered for the error message.
  */
+import { realpathSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { quoteValue } from '../../core/build-input-rules.js';
+import { BuildFailure } from '../../core/errors.js';
+import { resolveCheckoutPath } from '../source/checkout-paths.js';
 
 export const Assemble = 'assemble';
 export const Run = 'run';
@@ -67,6 +71,12 @@ export interface ScriptSources {
   sourceBinDir?: string | undefined;
   imageUrl?: string | undefined;
   baseDir: string;
+  /**
+   * The source checkout, in a build: file:// locations (`.s2i/bin` and relative
+   * `sourceStrategy.scripts`) are read only inside it, symbolic links resolved; a script
+   * that leads outside fails the build instead of being read.
+   */
+  checkoutRoot?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -82,9 +92,46 @@ export function searchOrder(sources: Pick<ScriptSources, 'userUrl' | 'sourceBinD
   return order;
 }
 
-async function readScript(location: ScriptsUrl, name: string, signal?: AbortSignal): Promise<Buffer> {
+/** The path of `file` relative to the checkout, `/`-separated, or undefined when it is not under it. */
+function underCheckout(root: string, file: string): string | undefined {
+  for (const base of [realpathSync(root), root]) {
+    const rel = relative(base, file);
+    if (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) return rel.split(sep).join('/');
+  }
+  return undefined;
+}
+
+/** Reads a script from the checkout, never through a link that leads out of it. */
+async function readCheckoutScript(root: string, file: string, origin: ScriptOrigin): Promise<Buffer> {
+  const reason = origin === '.s2i/bin' ? 'InstallScriptsFailed' : 'ScriptsFetchFailed';
+  const rel = underCheckout(root, file);
+  if (rel === undefined) {
+    throw new BuildFailure(
+      reason,
+      `${origin} script ${quoteValue(file)} is outside the source checkout; file:// scripts are read only from the source`,
+    );
+  }
+  const target = resolveCheckoutPath({ root, path: rel });
+  if (!target.ok) {
+    throw new BuildFailure(
+      reason,
+      `${origin} script ${quoteValue(rel)} ${target.problem}; Slipway reads and writes only inside the source checkout`,
+    );
+  }
+  if (!target.exists) throw new Error(`${rel} does not exist`);
+  if (!(await stat(target.path)).isFile()) throw new Error(`${rel} is not a file`);
+  return readFile(target.path);
+}
+
+async function readScript(
+  location: ScriptsUrl,
+  name: string,
+  from: { origin: ScriptOrigin; signal?: AbortSignal | undefined; checkoutRoot?: string | undefined },
+): Promise<Buffer> {
+  const { signal } = from;
   if (location.scheme === 'file') {
     const file = join(location.path, name);
+    if (from.checkoutRoot !== undefined) return readCheckoutScript(from.checkoutRoot, file, from.origin);
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) throw new Error(`${file} does not exist`);
     return readFile(file);
@@ -134,11 +181,16 @@ export async function findScripts(
           break;
         }
         try {
-          const content = await readScript(parsed, name, sources.signal);
+          const content = await readScript(parsed, name, {
+            origin: entry.origin,
+            signal: sources.signal,
+            checkoutRoot: sources.checkoutRoot,
+          });
           search.found = { kind: 'upload', origin: entry.origin, url: entry.url, content };
           break;
         } catch (err) {
-          if (sources.signal?.aborted) throw err;
+          // A refused path fails the build: falling back to the image's script would hide it.
+          if (sources.signal?.aborted || err instanceof BuildFailure) throw err;
           search.tried.push({ origin: entry.origin, url: entry.url, error: (err as Error).message });
         }
       }

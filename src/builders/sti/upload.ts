@@ -42,6 +42,9 @@ export function sourceArchive(options: SourceArchiveOptions): Readable {
   const packOptions: tarFs.PackOptions & { umask: number } = {
     umask: 0,
     strict: false,
+    // Links go in as links, never their targets: inside the container they resolve in
+    // the container's filesystem, so a link to a host file carries nothing of it.
+    dereference: false,
     ignore: (absolute: string) => {
       const rel = relative(options.dir, absolute).split(sep).join('/');
       if (rel.split('/').includes('.git')) return true;
