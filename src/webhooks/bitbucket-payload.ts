@@ -43,7 +43,8 @@ export function parseBitbucketCloudPush(payload: unknown): Parsed<PushEvent> {
     const target = obj(next?.target);
     const git: NonNullable<SourceRevision['git']> = {};
     const hash = str(target?.hash);
-    const bad = refReply('"push.changes[].new.name"', ref) ?? commitReply('"push.changes[].new.target.hash"', hash);
+    const bad =
+      refReply('"push.changes[].new.name"', ref) ?? commitReply('"push.changes[].new.target.hash"', hash);
     if (bad) return { ok: false, reply: bad };
     if (hash) git.commit = hash;
     if (target) {

@@ -95,10 +95,7 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
     // Checked on every way in (API, BuildRequest, webhook); again here for Builds stored before.
     const problem = envNameProblem(a.name);
     if (problem) {
-      throw new BuildFailure(
-        'ManageDockerfileFailed',
-        `build arg name ${quoteValue(a.name)} ${problem}`,
-      );
+      throw new BuildFailure('ManageDockerfileFailed', `build arg name ${quoteValue(a.name)} ${problem}`);
     }
     buildargs[a.name] = a.value ?? '';
   }

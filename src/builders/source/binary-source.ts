@@ -8,7 +8,15 @@
  * links must point inside it, and device files and fifos are refused. One bad entry
  * fails the build (docs/hostile-repositories.md).
  */
-import { createWriteStream, linkSync, lstatSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';

@@ -168,7 +168,12 @@ export function replaceCheckoutFile(target: ResolvedCheckoutPath, content: strin
  */
 export function resolveContextDir(sourceDir: string, contextDir: string | undefined): string {
   const what = `contextDir ${quoteValue(contextDir ?? '.')}`;
-  const target = checkoutPath({ root: sourceDir, path: contextDir ?? '', what, reason: 'InvalidContextDirectory' });
+  const target = checkoutPath({
+    root: sourceDir,
+    path: contextDir ?? '',
+    what,
+    reason: 'InvalidContextDirectory',
+  });
   if (!target.exists || !statSync(target.path).isDirectory()) {
     throw new BuildFailure('InvalidContextDirectory', `${what} does not exist in the source repository`);
   }
