@@ -156,6 +156,35 @@ export function replicaCreateOptions(input: ReplicaSpecInput): Docker.ContainerC
     Env: input.env.map((e) => `${e.name}=${e.value}`),
     ExposedPorts: exposed,
     Labels: {
+      [DOCKER_LABELS.managed]: 'replica',
+      [DOCKER_LABELS.namespace]: input.namespace,
+      [DOCKER_LABELS.deploymentConfig]: input.deploymentConfig,
+      [DOCKER_LABELS.revision]: input.revision,
+      [DOCKER_LABELS.podLabels]: JSON.stringify(podLabels),
+      [DOCKER_LABELS.probes]: JSON.stringify(probes),
+      [DOCKER_LABELS.portNames]: JSON.stringify(portNames),
+    },
+    StopTimeout: template.spec.terminationGracePeriodSeconds ?? 30,
+    HostConfig: {
+      PortBindings: bindings,
+      // Like a ReplicationController's pods: a crashed replica comes back, a stopped one does not.
+      RestartPolicy: { Name: 'unless-stopped' },
+      NetworkMode: input.network,
+      Mounts: mountsFor(input.namespace, template.spec.volumes ?? [], c.volumeMounts ?? []),
+      ...resourceLimits(c.resources),
+    },
+    NetworkingConfig: { EndpointsConfig: { [input.network]: { Aliases: input.aliases } } },
+  };
+  if (c.command) options.Entrypoint = c.command;
+  if (c.args) options.Cmd = c.args;
+  if (c.workingDir) options.WorkingDir = c.workingDir;
+  return options;
+}
+
+/** The namespace's own network: replicas of one namespace reach each other by Service name. */
+export function networkName(namespace: string): string {
+  return `slipway-${namespace}`;
+}
 
 /**
  * What a replica container means to its ReplicationController:
@@ -193,33 +222,4 @@ export function replicaCondition(
       // `dead`, `removing`: going or gone.
       return 'dead';
   }
-}
-      [DOCKER_LABELS.managed]: 'replica',
-      [DOCKER_LABELS.namespace]: input.namespace,
-      [DOCKER_LABELS.deploymentConfig]: input.deploymentConfig,
-      [DOCKER_LABELS.revision]: input.revision,
-      [DOCKER_LABELS.podLabels]: JSON.stringify(podLabels),
-      [DOCKER_LABELS.probes]: JSON.stringify(probes),
-      [DOCKER_LABELS.portNames]: JSON.stringify(portNames),
-    },
-    StopTimeout: template.spec.terminationGracePeriodSeconds ?? 30,
-    HostConfig: {
-      PortBindings: bindings,
-      // Like a ReplicationController's pods: a crashed replica comes back, a stopped one does not.
-      RestartPolicy: { Name: 'unless-stopped' },
-      NetworkMode: input.network,
-      Mounts: mountsFor(input.namespace, template.spec.volumes ?? [], c.volumeMounts ?? []),
-      ...resourceLimits(c.resources),
-    },
-    NetworkingConfig: { EndpointsConfig: { [input.network]: { Aliases: input.aliases } } },
-  };
-  if (c.command) options.Entrypoint = c.command;
-  if (c.args) options.Cmd = c.args;
-  if (c.workingDir) options.WorkingDir = c.workingDir;
-  return options;
-}
-
-/** The namespace's own network: replicas of one namespace reach each other by Service name. */
-export function networkName(namespace: string): string {
-  return `slipway-${namespace}`;
 }
