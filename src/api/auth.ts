@@ -16,6 +16,18 @@ export function generateToken(): string {
   return `slw_${randomBytes(24).toString('base64url')}`;
 }
 
+interface TokenEntry {
+  scope: string;
+  /** Epoch milliseconds; 0 for a token that does not expire. */
+  expires: number;
+}
+
+/**
+ * Tokens in Redis. Lasting tokens (the admin's, from `slipway up`) are fields of one hash;
+ * short-lived ones (a Custom deployer's) are keys of their own with a Redis TTL, so Redis
+ * removes each when it expires, and are listed per scope, so the end of a rollout revokes
+ * every token its deployer was given.
+ */
 export class TokenStore {
   constructor(
     private readonly redis: Redis,
@@ -27,24 +39,120 @@ export class TokenStore {
     return `${this.prefix}:tokens`;
   }
 
-  /** Remembers a token (hashed); `ttlSeconds` makes it short-lived (scoped deploy tokens). */
-  async add(token: string, scope = 'admin', ttlSeconds?: number): Promise<void> {
-    const value = JSON.stringify({ scope, expires: ttlSeconds ? Date.now() + ttlSeconds * 1000 : 0 });
-    await this.redis.hset(this.key, hashToken(token), value);
+  private tokenKey(hash: string): string {
+    return `${this.prefix}:token:${hash}`;
   }
 
-  /** The token's scope, or undefined when it is not known or has expired. */
+  private scopeKey(scope: string): string {
+    return `${this.prefix}:token-scope:${scope}`;
+  }
+
+  /** Remembers a token (hashed); `ttlSeconds` makes it short-lived (scoped deploy tokens). */
+  async add(token: string, scope = 'admin', ttlSeconds?: number): Promise<void> {
+    const hash = hashToken(token);
+    if (!ttlSeconds) {
+      await this.redis.hset(this.key, hash, JSON.stringify({ scope, expires: 0 } satisfies TokenEntry));
+      return;
+    }
+    const ttl = Math.max(1, Math.ceil(ttlSeconds));
+    const entry: TokenEntry = { scope, expires: Date.now() + ttl * 1000 };
+    // The scope's list lives as long as its longest token: NX sets a first expiry, GT extends it.
+    await this.redis
+      .multi()
+      .set(this.tokenKey(hash), JSON.stringify(entry), 'EX', ttl)
+      .sadd(this.scopeKey(scope), hash)
+      .expire(this.scopeKey(scope), ttl, 'NX')
+      .expire(this.scopeKey(scope), ttl, 'GT')
+      .exec();
+  }
+
+  /** The token's scope, or undefined when it is not known, was revoked or has expired. */
   async verify(token: string): Promise<string | undefined> {
     const hash = hashToken(token);
     if (this.adminToken && timingSafeEqual(Buffer.from(hash), Buffer.from(hashToken(this.adminToken))))
       return 'admin';
     // The lookup is by hash: knowing a stored hash is of no use without the token.
-    const entry = await this.redis.hget(this.key, hash);
-    if (!entry) return undefined;
-    const { scope, expires } = JSON.parse(entry) as { scope: string; expires: number };
-    if (expires && expires < Date.now()) return undefined;
+    const lasting = await this.redis.hget(this.key, hash);
+    const raw = lasting ?? (await this.redis.get(this.tokenKey(hash)));
+    if (!raw) return undefined;
+    const { scope, expires } = JSON.parse(raw) as TokenEntry;
+    if (expires && expires <= Date.now()) {
+      // Checked on use as well as by the key's TTL: an expired token is gone once seen.
+      if (lasting) await this.redis.hdel(this.key, hash);
+      else await this.redis.del(this.tokenKey(hash));
+      return undefined;
+    }
     return scope;
   }
+
+  /** Forgets one token. */
+  async revoke(token: string): Promise<void> {
+    const hash = hashToken(token);
+    await this.redis.multi().hdel(this.key, hash).del(this.tokenKey(hash)).exec();
+  }
+
+  /** Revokes every short-lived token issued with `scope` (a rollout's deployer tokens); returns how many. */
+  async revokeScope(scope: string): Promise<number> {
+    const hashes = await this.redis.smembers(this.scopeKey(scope));
+    const tx = this.redis.multi();
+    for (const hash of hashes) tx.del(this.tokenKey(hash));
+    tx.del(this.scopeKey(scope));
+    const results = (await tx.exec()) ?? [];
+    return results.slice(0, hashes.length).reduce((n, [, deleted]) => n + Number(deleted ?? 0), 0);
+  }
+
+  /**
+   * Removes expired tokens kept in the lasting hash (written with an expiry by earlier
+   * versions, which Redis cannot expire field by field); returns how many.
+   */
+  async purgeExpired(): Promise<number> {
+    const all = await this.redis.hgetall(this.key);
+    const now = Date.now();
+    const expired = Object.entries(all)
+      .filter(([, raw]) => {
+        try {
+          const { expires } = JSON.parse(raw) as TokenEntry;
+          return Boolean(expires) && expires <= now;
+        } catch {
+          return false;
+        }
+      })
+      .map(([hash]) => hash);
+    if (expired.length > 0) await this.redis.hdel(this.key, ...expired);
+    return expired.length;
+  }
+}
+
+/** The DeploymentConfig a `deployer:{ns}/{dc}` scope is limited to; undefined for other scopes. */
+export function deployerScopeOf(scope: unknown): { namespace: string; name: string } | undefined {
+  if (typeof scope !== 'string') return undefined;
+  const m = /^deployer:([^/]+)\/(.+)$/.exec(scope);
+  return m ? { namespace: m[1]!, name: m[2]! } : undefined;
+}
+
+const VERBS: Record<string, string> = {
+  GET: 'get',
+  HEAD: 'get',
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'patch',
+  DELETE: 'delete',
+};
+
+/**
+ * Kubernetes' words for a refused request: `replicationcontrollers "web-1" is forbidden:
+ * … cannot get resource "replicationcontrollers" in the namespace "demo"`.
+ */
+export function forbiddenMessage(scope: string, method: string, path: string): string {
+  const m = /^\/apis?\/(?:[^/]+\/)?v[^/]*\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(
+    path,
+  );
+  if (!m) return `Forbidden: this token (scope "${scope}") may not ${method} ${path}`;
+  const [, ns, resource, name, sub] = m;
+  const verb =
+    !name && (method === 'GET' || method === 'HEAD') ? 'list' : (VERBS[method] ?? method.toLowerCase());
+  const what = sub ? `${resource}/${sub}` : resource;
+  return `${resource}${name ? ` "${name}"` : ''} is forbidden: a token with scope "${scope}" cannot ${verb} resource "${what}" in the namespace "${ns}"`;
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -70,6 +178,8 @@ export function scopeAllows(scope: string, method: string, path: string): boolea
     new RegExp(`^/apis/apps\\.openshift\\.io/v1/namespaces/${ns}/deploymentconfigs/${dc}/deploy$`).test(path)
   )
     return true;
+  // The list is let through here and narrowed by its route to this config's revisions
+  // (src/api/deployments.ts): other configs' revisions carry their env in encoded configs.
   if (read && new RegExp(`^/api/v1/namespaces/${ns}/replicationcontrollers$`).test(path)) return true;
   const revision = new RegExp(`^/api/v1/namespaces/${ns}/replicationcontrollers/${dc}-\\d+(/scale)?$`);
   return revision.test(path) && (read || (method === 'PUT' && path.endsWith('/scale')));
@@ -83,9 +193,7 @@ export function requireToken(tokens: TokenStore): RequestHandler {
     tokens.verify(match[1]!).then((scope) => {
       if (!scope) return next(new UnauthorizedError('Unauthorized: the bearer token is not valid'));
       if (!scopeAllows(scope, req.method, req.path)) {
-        return next(
-          new ForbiddenError(`Forbidden: this token (scope "${scope}") may not ${req.method} ${req.path}`),
-        );
+        return next(new ForbiddenError(forbiddenMessage(scope, req.method, req.path)));
       }
       res.locals.scope = scope;
       next();

@@ -32,6 +32,8 @@ const ns = `re-${run}`;
 const IMAGE = `slipway-test/whoami-${run}:v1`;
 const root = tempDir('slipway-engine-');
 const socket = join(root, 'docker.sock');
+/** The private engine's default bridge (an interface name: at most 15 characters). */
+const bridge = `slwt${run.slice(0, 8)}`;
 const engine = new Docker({ socketPath: socket });
 const DC = (name = '') =>
   `/apis/apps.openshift.io/v1/namespaces/${ns}/deploymentconfigs${name ? `/${name}` : ''}`;
@@ -45,6 +47,10 @@ let host: string;
 /** Starts the private engine; resolves once it answers. */
 async function startEngine(): Promise<void> {
   mkdirSync(join(root, 'data'), { recursive: true });
+  // The bridge must exist before the engine starts (it does not create a named bridge).
+  execSync(
+    `ip link show ${bridge} >/dev/null 2>&1 || (ip link add ${bridge} type bridge && ip addr add 10.214.255.1/24 dev ${bridge} && ip link set ${bridge} up)`,
+  );
   const log = openSync(join(root, 'dockerd.log'), 'a');
   daemon = spawn(
     'dockerd',
@@ -57,9 +63,11 @@ async function startEngine(): Promise<void> {
       join(root, 'dockerd.pid'),
       '-H',
       `unix://${socket}`,
-      // No default bridge and no iptables rules: nothing shared with the machine's engine.
+      // A default bridge of its own and no iptables rules: nothing shared with the
+      // machine's engine. Not `--bridge none`: an engine started so deletes the host's
+      // `docker0`, which the machine's engine (and every other test) depends on.
       '--bridge',
-      'none',
+      bridge,
       '--iptables=false',
       '--ip6tables=false',
       '--ip-masq=false',
@@ -126,6 +134,11 @@ afterAll(async () => {
     // not mounted
   }
   rmSync(root, { recursive: true, force: true });
+  try {
+    execSync(`ip link del ${bridge}`, { stdio: 'ignore' });
+  } catch {
+    // never made
+  }
   await shared
     .getImage(IMAGE)
     .remove({ force: true })
