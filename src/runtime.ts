@@ -112,9 +112,11 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   }
   const store = new RedisResourceStore(redis, prefix);
   const logs = new RedisBuildLogStore(redis, prefix);
-  const binaries = new RedisBinaryInputStore(redis, prefix);
+  const binaries = new RedisBinaryInputStore(redis, prefix, { quotaBytes: config.uploadQuotaBytes });
   const queue = new BuildQueue(config.redisUrl, prefix);
   const tokens = new TokenStore(redis, prefix, config.adminToken);
+  // Expired tokens kept by earlier versions in the lasting hash go now; new ones expire by TTL.
+  await tokens.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not purge expired tokens'));
   const docker = new Docker();
   const claims = new RedisDeliveryClaims(redis, prefix);
   const provenance = new RedisImageProvenance(redis, prefix);
@@ -428,6 +430,7 @@ export async function startDeployments(
         await rt.tokens.add(token, scope, ttlSeconds);
         return token;
       },
+      revokeTokens: (scope) => rt.tokens.revokeScope(scope),
       apiUrl: () => apiUrl,
       steps: new DeployerSteps(rt.redis, rt.prefix),
     },

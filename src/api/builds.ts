@@ -59,6 +59,12 @@ export function buildRouter(deps: BuildRoutesDeps): Router {
   // OpenShift's binary builds: the body is the source (a tar, optionally gzipped), or one file with ?asFile=NAME.
   router.post(
     `${BASE}/buildconfigs/:name/instantiatebinary`,
+    // An upload the namespace's quota has no room for is refused before its body is read.
+    async (req, _res, next) => {
+      const declared = Number(req.headers['content-length'] ?? 0);
+      await deps.binaries.checkRoom(req.params.ns!, Number.isFinite(declared) && declared > 0 ? declared : 1);
+      next();
+    },
     express.raw({ type: () => true, limit: MAX_BINARY_BYTES }),
     async (req, res) => {
       const data = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -75,7 +81,7 @@ export function buildRouter(deps: BuildRoutesDeps): Router {
       }
       const commit =
         typeof req.query['revision.commit'] === 'string' ? req.query['revision.commit'] : undefined;
-      const blobId = await deps.binaries.putBinary(data);
+      const blobId = await deps.binaries.putBinary(req.params.ns!, data);
       const request: BuildRequest = { binary: asFile ? { blobId, asFile } : { blobId } };
       if (commit) request.revision = { git: { commit } };
       try {

@@ -6,6 +6,7 @@
  */
 import { Router, type Request } from 'express';
 import { InputError, MethodNotAllowedError, NotFoundError } from '../core/errors.js';
+import { redactSourceUri } from '../core/redact.js';
 import { apiVersionOf, lookupPlural, type KindInfo, type Resource } from '../core/resource.js';
 import { validateResource } from '../core/validation.js';
 import type { ResourceStore } from '../store/resource-store.js';
@@ -99,13 +100,23 @@ export function resourceRouter(options: {
     router.get(`${base}/:plural`, async (req, res) => {
       const info = kindFor(req);
       const items = await store.list(info, undefined, req.query.labelSelector as string | undefined);
-      res.json({ kind: `${info.kind}List`, apiVersion: apiVersionOf(info), metadata: {}, items });
+      res.json({
+        kind: `${info.kind}List`,
+        apiVersion: apiVersionOf(info),
+        metadata: {},
+        items: items.map(redactSourceUri),
+      });
     });
 
     router.get(`${base}/namespaces/:ns/:plural`, async (req, res) => {
       const info = kindFor(req);
       const items = await store.list(info, req.params.ns, req.query.labelSelector as string | undefined);
-      res.json({ kind: `${info.kind}List`, apiVersion: apiVersionOf(info), metadata: {}, items });
+      res.json({
+        kind: `${info.kind}List`,
+        apiVersion: apiVersionOf(info),
+        metadata: {},
+        items: items.map(redactSourceUri),
+      });
     });
 
     router.post(`${base}/namespaces/:ns/:plural`, async (req, res) => {
@@ -123,7 +134,8 @@ export function resourceRouter(options: {
         throw new NotFoundError(
           `${info.plural}${info.group ? `.${info.group}` : ''} "${req.params.name}" not found`,
         );
-      res.json(obj);
+      // A BuildConfig stored before credentials in URIs were refused is shown without them.
+      res.json(redactSourceUri(obj));
     });
 
     const replace = async (

@@ -50,6 +50,11 @@ export const configSchema = z.object({
    * waits 30 s by default).
    */
   shutdownGraceSeconds: z.coerce.number().int().nonnegative().default(20),
+  /**
+   * Bytes of binary-build uploads one namespace may have waiting in Redis at once
+   * (SLIPWAY_UPLOAD_QUOTA_BYTES); an upload past it is refused with 403.
+   */
+  uploadQuotaBytes: int.default(512 * 1024 * 1024),
   /** Where builds clone sources; each build has its own directory, removed afterwards. */
   workDir: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -8,6 +8,7 @@ import { deploymentConfigSpec, routeSpec, serviceSpec } from './deploy-types.js'
 import { deploymentConfigCauses, withDeploymentConfigDefaults } from './deploy-validation.js';
 import { InputError, type FieldCause } from './errors.js';
 import { imageStreamSpec } from './image-types.js';
+import { redactUri, uriHasCredentials } from './redact.js';
 import { DNS1123_SUBDOMAIN, type KindInfo, type Resource } from './resource.js';
 import { secretBody } from './secret-types.js';
 
@@ -68,15 +69,22 @@ function semanticCauses(kind: string, obj: Resource, allowFileSources: boolean):
   const spec = obj.spec as z.infer<typeof buildSpec>;
   const uri = spec.source.git?.uri;
   if (uri !== undefined) {
+    // Messages show the URI redacted: a refused URI may carry the very password refused.
+    const shown = redactUri(uri);
     if (!GIT_URI.test(uri)) {
       causes.push({
         field: 'spec.source.git.uri',
-        message: `"${uri}" uses a transport Slipway does not allow; use https, ssh (or user@host:path) or git`,
+        message: `"${shown}" uses a transport Slipway does not allow; use https, ssh (or user@host:path) or git`,
       });
     } else if (uri.startsWith('file://') && !allowFileSources) {
       causes.push({
         field: 'spec.source.git.uri',
-        message: `"${uri}" is a local path; set SLIPWAY_ALLOW_FILE_SOURCES=true on the server to allow file:// sources`,
+        message: `"${shown}" is a local path; set SLIPWAY_ALLOW_FILE_SOURCES=true on the server to allow file:// sources`,
+      });
+    } else if (uriHasCredentials(uri)) {
+      causes.push({
+        field: 'spec.source.git.uri',
+        message: `"${shown}" carries credentials in the URI, where logs, labels and Builds would show them; remove them and name a Secret in spec.source.sourceSecret instead`,
       });
     }
   }

@@ -2,6 +2,7 @@
  * Batches a build's log lines into the log store (one round trip per 100 ms, not per
  * line) and keeps the tail for `status.logSnippet`.
  */
+import { SecretMasker } from '../core/redact.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 
 export class BuildLogWriter {
@@ -9,6 +10,8 @@ export class BuildLogWriter {
   private readonly tail: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** The values of the Secrets this build uses; no line is stored with one in it. */
+  private readonly masker = new SecretMasker();
 
   constructor(
     private readonly logs: BuildLogStore,
@@ -17,8 +20,20 @@ export class BuildLogWriter {
     private readonly tailSize = 20,
   ) {}
 
+  /** Adds secret values to mask in every line written from now on (and in `redact`). */
+  mask(...values: (string | undefined)[]): void {
+    this.masker.add(...values);
+  }
+
+  /** `text` with the masked values and URI credentials replaced (status messages). */
+  redact(text: string): string {
+    return this.masker.mask(text);
+  }
+
   readonly line = (text: string): void => {
-    for (const l of text.replace(/\r/g, '').split('\n')) {
+    // Callers hand whole lines (builders buffer streamed output by line), so a value is
+    // never split across two calls; a multi-line value is masked line by line.
+    for (const l of this.masker.mask(text.replace(/\r/g, '')).split('\n')) {
       this.pending.push(l);
       this.tail.push(l);
       if (this.tail.length > this.tailSize) this.tail.shift();

@@ -15,6 +15,7 @@ import { buildRequestCauses } from '../core/build-input-rules.js';
 import { buildName } from '../core/build-phase.js';
 import { AlreadyExistsError, InputError, NotFoundError } from '../core/errors.js';
 import { lookupKind, type Resource } from '../core/resource.js';
+import { redactUri } from '../core/redact.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BuildQueue } from './build-queue.js';
 
@@ -61,6 +62,8 @@ export function buildSpecFor(bcSpec: BuildConfigSpec, request: BuildRequest = {}
     ...common
   } = structuredClone(bcSpec);
   const spec: BuildSpec = { ...common };
+  // A BuildConfig stored before credentials in URIs were refused must not hand them on.
+  if (spec.source.git?.uri) spec.source.git.uri = redactUri(spec.source.git.uri);
   if (request.revision) spec.revision = request.revision;
   const strategy = spec.strategy;
   if (strategy.dockerStrategy || strategy.type === 'Docker') {

@@ -48,6 +48,8 @@ export interface RolloutDeps {
   logger: Logger;
   /** Mints a token with `scope` living `ttlSeconds` (TokenStore.add). */
   issueToken(scope: string, ttlSeconds: number): Promise<string>;
+  /** Revokes every token minted with `scope` (TokenStore.revokeScope): the rollout's deployer is done. */
+  revokeTokens?(scope: string): Promise<unknown>;
   /** The API URL a Custom deployer is given; undefined when this process has none. */
   apiUrl(): string | undefined;
   /** Backoff between Retry hook attempts; tests shorten it. */
@@ -335,9 +337,18 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
     },
   };
 
+  // Whatever the end (success, failure, cancel, shutdown), the deployer's token dies with
+  // the strategy: a resumed rollout mints a new one.
+  const revokeDeployerTokens = (): Promise<unknown> =>
+    deps
+      .revokeTokens?.(deployerScope(ns, name))
+      .catch((err: unknown) =>
+        deps.logger.warn({ err, rollout: `${ns}/${rcName}` }, 'could not revoke the deployer token'),
+      ) ?? Promise.resolve();
   try {
     await strategy.deploy(ctx);
   } catch (err) {
+    await revokeDeployerTokens();
     clearInterval(poll);
     options.signal.removeEventListener('abort', onShutdown);
     if (options.signal.aborted) {
@@ -371,6 +382,7 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
     await pending;
     return { kind: 'finished', phase: 'Failed' };
   }
+  await revokeDeployerTokens();
   clearInterval(poll);
   options.signal.removeEventListener('abort', onShutdown);
 

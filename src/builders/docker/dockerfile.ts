@@ -101,7 +101,7 @@ export function buildLabels(
   if (source.commit) labels['io.openshift.build.commit.id'] = source.commit;
   if (source.message) labels['io.openshift.build.commit.message'] = source.message.split('\n')[0] ?? '';
   if (source.ref) labels['io.openshift.build.commit.ref'] = source.ref;
-  if (source.uri) labels['io.openshift.build.source-location'] = source.uri;
+  if (source.uri) labels['io.openshift.build.source-location'] = redactUri(source.uri);
   if (contextDir) labels['io.openshift.build.source-context-dir'] = contextDir;
   return labels;
 }

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
+import { redactText, redactUri, stripUriCredentials, uriHasCredentials } from '../../core/redact.js';
 import { isAllowedGitUri } from '../../core/validation.js';
 import type { SourceInfo } from '../types.js';
 
@@ -96,20 +97,26 @@ function client(options: FetchSourceOptions, env: Record<string, string>): Simpl
 
 /** Clones `uri` at `commit` or `ref` into `dir`; returns what was checked out. */
 export async function fetchGitSource(options: FetchSourceOptions): Promise<SourceInfo> {
-  const { uri, log } = options;
-  if (!isAllowedGitUri(uri, options.allowFileSources)) {
+  const { log } = options;
+  // Credentials in the URI are never used nor shown (a stored object from before they were
+  // refused): git gets the URI without them, everything else sees it redacted.
+  const uri = redactUri(options.uri);
+  const cloneUri = stripUriCredentials(options.uri);
+  if (!isAllowedGitUri(cloneUri, options.allowFileSources)) {
     throw new BuildFailure(
       'FetchSourceFailed',
       `source URI "${uri}" uses a transport Slipway does not allow`,
     );
   }
+  if (uriHasCredentials(options.uri))
+    log('warning: the source URI carries credentials, which are not used; put them in a sourceSecret');
   const env = gitEnvironment(options);
   const git = client(options, env);
   const target = options.commit ?? options.ref ?? '';
   log(`Cloning "${uri}"${target ? ` at ${target}` : ''} ...`);
   try {
     await git.init();
-    await git.addRemote('origin', uri);
+    await git.addRemote('origin', cloneUri);
     if (options.commit || FULL_SHA.test(target)) {
       const sha = options.commit ?? target;
       try {
@@ -151,7 +158,7 @@ export async function fetchGitSource(options: FetchSourceOptions): Promise<Sourc
   } catch (err) {
     if (options.signal.aborted)
       throw new BuildCancelled('build cancelled while fetching source', { cause: err });
-    const detail = errorMessage(err).trim();
+    const detail = redactText(errorMessage(err)).trim();
     for (const line of detail.split('\n')) log(line);
     const first =
       detail.split('\n').find((l) => /fatal|error/i.test(l)) ?? detail.split('\n')[0] ?? 'git failed';

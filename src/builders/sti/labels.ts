@@ -7,6 +7,7 @@
  * pkg/util/labels.go; the `io.openshift.build.*` set is what OpenShift's builder adds
  * (openshift/builder pkg/build/builder/sti.go `s2iBuildLabels`).
  */
+import { redactUri } from '../../core/redact.js';
 import type { SourceInfo } from '../types.js';
 
 export const ScriptsUrlLabel = 'io.openshift.s2i.scripts-url';
@@ -140,7 +141,7 @@ export function outputImageLabels(input: OutputLabelInput): Record<string, strin
     set('commit.id', source.commit);
     set('commit.ref', source.ref);
     set('commit.message', source.message);
-    set('source-location', source.uri);
+    set('source-location', source.uri === undefined ? undefined : redactUri(source.uri));
     set('source-context-dir', contextDir);
   }
   if (input.requestedRef) labels['io.openshift.build.commit.ref'] = input.requestedRef;
