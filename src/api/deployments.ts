@@ -7,12 +7,13 @@
  * how a Custom deployer scales them. Revisions are made by rollouts only: writing one
  * directly is refused.
  */
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { DeploymentConfig } from '../core/deploy-types.js';
-import { InputError, MethodNotAllowedError, NotFoundError } from '../core/errors.js';
+import { ForbiddenError, InputError, MethodNotAllowedError, NotFoundError } from '../core/errors.js';
 import type { DeployControlDeps, DeploymentRequest } from '../queue/rollouts.js';
 import { cancelRollout, instantiateDeployment, rollbackDeployment, setPaused } from '../queue/rollouts.js';
 import type { BuildLogStore } from '../store/build-logs.js';
+import { deployerScopeOf, forbiddenMessage } from './auth.js';
 import type { DeployerSteps } from '../strategies/deployer-steps.js';
 import { DEPLOYMENT_CONFIG, refreshConfigStatus } from '../strategies/rollout.js';
 import { REVISION_LABELS, revisionName, type ReplicationController } from '../strategies/target.js';
@@ -69,11 +70,24 @@ export function deploymentRouter(deps: DeploymentRoutesDeps): Router {
       },
     };
   };
-  const getRevision = async (ns: string, name: string): Promise<ReplicationController> => {
+  const getRevision = async (
+    ns: string,
+    name: string,
+    access?: { scope: unknown; method: string; path: string },
+  ): Promise<ReplicationController> => {
     const rc = await target.getRevision(ns, name);
+    // The token's route check goes by name; the label says whose revision it really is.
+    const own = deployerScopeOf(access?.scope);
+    if (own && rc?.metadata.labels?.[REVISION_LABELS.configName] !== own.name)
+      throw new ForbiddenError(forbiddenMessage(access!.scope as string, access!.method, access!.path));
     if (!rc) throw new NotFoundError(`replicationcontrollers "${name}" not found`);
     return rc;
   };
+  const accessOf = (req: Request, res: Response): { scope: unknown; method: string; path: string } => ({
+    scope: res.locals.scope,
+    method: req.method,
+    path: req.path,
+  });
 
   router.post(`${DC_BASE}/instantiate`, async (req, res) => {
     const b = requestBody(req.body, 'DeploymentRequest');
@@ -207,14 +221,22 @@ export function deploymentRouter(deps: DeploymentRoutesDeps): Router {
     const m = new RegExp(`(?:^|,)${REVISION_LABELS.configName.replace(/[./]/g, '\\$&')}=([^,]+)`).exec(
       selector,
     );
+    // A deployer's token lists its own DeploymentConfig's revisions and no other's.
+    const own = deployerScopeOf(res.locals.scope);
+    if (own && m && m[1] !== own.name) {
+      throw new ForbiddenError(
+        `${forbiddenMessage(res.locals.scope as string, 'GET', req.path)} (only revisions of deploymentconfig "${own.name}")`,
+      );
+    }
+    const dcName = own ? own.name : m?.[1];
     // Without the DeploymentConfig label the list comes from the store, as for any kind.
-    if (!m) return next();
-    const items = await Promise.all((await target.listRevisions(req.params.ns!, m[1]!)).map(withLiveStatus));
+    if (!dcName) return next();
+    const items = await Promise.all((await target.listRevisions(req.params.ns!, dcName)).map(withLiveStatus));
     res.json({ kind: 'ReplicationControllerList', apiVersion: 'v1', metadata: {}, items });
   });
 
   router.get(`${RC_BASE}/:name`, async (req, res) => {
-    res.json(await withLiveStatus(await getRevision(req.params.ns!, req.params.name!)));
+    res.json(await withLiveStatus(await getRevision(req.params.ns!, req.params.name!, accessOf(req, res))));
   });
 
   const scaleBody = async (rc: ReplicationController): Promise<Record<string, unknown>> => {
@@ -236,7 +258,7 @@ export function deploymentRouter(deps: DeploymentRoutesDeps): Router {
   };
 
   router.get(`${RC_BASE}/:name/scale`, async (req, res) => {
-    res.json(await scaleBody(await getRevision(req.params.ns!, req.params.name!)));
+    res.json(await scaleBody(await getRevision(req.params.ns!, req.params.name!, accessOf(req, res))));
   });
 
   router.put(`${RC_BASE}/:name/scale`, async (req, res) => {
@@ -249,7 +271,7 @@ export function deploymentRouter(deps: DeploymentRoutesDeps): Router {
         causes: [{ field: 'spec.replicas', message: 'must be greater than or equal to 0' }],
       });
     }
-    const rc = await getRevision(ns, name);
+    const rc = await getRevision(ns, name, accessOf(req, res));
     await target.scaleRevision(ns, name, replicas, { signal: AbortSignal.timeout(300_000) });
     const dcName = rc.metadata.labels?.[REVISION_LABELS.configName];
     if (dcName) await refreshConfigStatus(deps, ns, dcName);

@@ -13,6 +13,7 @@ import type { SlipwayConfig } from '../core/config.js';
 import { BuildCancelled, BuildFailure, errorMessage, type BuildReason } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { lookupKind, nowTimestamp, type Resource } from '../core/resource.js';
+import { redactUri } from '../core/redact.js';
 import { secretValue } from '../core/secret-types.js';
 import { ensureImage } from '../builders/images.js';
 import { unpackBinarySource } from '../builders/source/binary-source.js';
@@ -386,6 +387,18 @@ async function execute(
 ): Promise<ExecResult> {
   const { deps, namespace, log } = ctx;
   const spec = structuredClone(build.spec) as BuildSpec;
+  // Every secret value resolved for this build is masked in its log from then on.
+  const masked = <T extends { username?: string; password?: string; sshPrivateKey?: string }>(
+    creds: T | undefined,
+  ): T | undefined => {
+    if (creds) {
+      log.mask(creds.password, creds.sshPrivateKey);
+      if (creds.password !== undefined) log.mask(`${creds.username ?? ''}:${creds.password}`);
+    }
+    return creds;
+  };
+  const sourceUri = spec.source.git?.uri;
+  if (spec.source.git && sourceUri) spec.source.git.uri = redactUri(sourceUri);
   const sourceDir = join(work, 'source');
   const secretsDir = join(work, 'secrets');
   mkdirSync(sourceDir, { mode: 0o755 });
@@ -396,22 +409,28 @@ async function execute(
   await stage(ctx, 'FetchInputs', async () => {
     const binaryId = build.metadata.annotations?.['slipway.dev/binary-input'];
     if (binaryId) {
-      const data = await deps.binaries.getBinary(binaryId);
+      // An upload belongs to its namespace: a Build naming another namespace's gets nothing.
+      const ours = !binaryId.includes('/') || binaryId.startsWith(`${namespace}/`);
+      const data = ours ? await deps.binaries.getBinary(binaryId) : undefined;
       if (!data)
         throw new BuildFailure(
           'FetchSourceFailed',
           'the uploaded binary input has expired or was never stored; start the build again',
         );
-      await unpackBinarySource({ data, dir: sourceDir, asFile: spec.source.binary?.asFile, log: log.line });
-      await deps.binaries.deleteBinary(binaryId);
+      // Read once, then gone (and off the namespace's upload quota), whether it unpacks or not.
+      try {
+        await unpackBinarySource({ data, dir: sourceDir, asFile: spec.source.binary?.asFile, log: log.line });
+      } finally {
+        await deps.binaries.deleteBinary(binaryId);
+      }
     } else if (spec.source.git) {
       source = await fetchGitSource({
-        uri: spec.source.git.uri,
+        uri: sourceUri ?? spec.source.git.uri,
         ref: spec.source.git.ref,
         commit: spec.revision?.git?.commit,
         dir: sourceDir,
         secretsDir,
-        credentials: await sourceCredentials(deps, namespace, spec),
+        credentials: masked(await sourceCredentials(deps, namespace, spec)),
         proxy: {
           httpProxy: spec.source.git.httpProxy ?? deps.config.httpProxy,
           httpsProxy: spec.source.git.httpsProxy ?? deps.config.httpsProxy,
@@ -478,7 +497,7 @@ async function execute(
       await ensureImage({
         docker: deps.docker,
         reference: fromImage,
-        auth: await registryAuth(deps, namespace, pullSecret?.name, registry),
+        auth: masked(await registryAuth(deps, namespace, pullSecret?.name, registry)),
         forcePull:
           strategyType === 'Source'
             ? spec.strategy.sourceStrategy?.forcePull
@@ -547,7 +566,7 @@ async function execute(
       docker: deps.docker,
       image: result.imageId,
       reference: target.pushReference,
-      auth: await registryAuth(deps, namespace, spec.output?.pushSecret?.name, target.registry),
+      auth: masked(await registryAuth(deps, namespace, spec.output?.pushSecret?.name, target.registry)),
       attempts: deps.config.pushAttempts,
       retryDelayMs: deps.config.pushRetryDelayMs,
       log: log.line,
@@ -619,8 +638,9 @@ async function finish(
   const start = status.startTimestamp;
   if (start) patch.duration = durationNanos(start, end);
   if (reason) patch.reason = reason;
-  if (message) patch.message = message;
-  if (phase === 'Failed' || phase === 'Error') patch.logSnippet = logSnippet ?? ctx.log.snippet();
+  if (message) patch.message = ctx.log.redact(message);
+  if (phase === 'Failed' || phase === 'Error')
+    patch.logSnippet = ctx.log.redact(logSnippet ?? ctx.log.snippet());
   if (result?.output) {
     patch.outputDockerImageReference = result.output.reference;
     patch.output = { to: { imageDigest: result.output.digest } };

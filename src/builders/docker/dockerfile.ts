@@ -5,6 +5,7 @@
  */
 import { envNameProblem, quoteValue } from '../../core/build-input-rules.js';
 import { BuildFailure } from '../../core/errors.js';
+import { redactUri } from '../../core/redact.js';
 
 export interface DockerfileEdits {
   from?: string | undefined;
