@@ -12,7 +12,7 @@ import { createApp } from './api/server.js';
 import { webhookRouter } from './api/webhook-routes.js';
 import { dockerBuilder } from './builders/docker/index.js';
 import { sourceBuilder } from './builders/sti/index.js';
-import { parseHostPort, type SlipwayConfig } from './core/config.js';
+import { parseHostPort, redactUrlCredentials, type SlipwayConfig } from './core/config.js';
 import { errorMessage } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
 import type { Resource } from './core/resource.js';
@@ -104,7 +104,7 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
     await redis.connect();
   } catch (err) {
     throw new Error(
-      `cannot reach Redis at ${config.redisUrl}: ${(err as Error).message}; start it or set SLIPWAY_REDIS_URL`,
+      `cannot reach Redis at ${redactUrlCredentials(config.redisUrl)}: ${(err as Error).message}; start it or set SLIPWAY_REDIS_URL`,
       {
         cause: err,
       },

@@ -90,11 +90,15 @@ export function resourceRouter(options: {
   store: ResourceStore;
   hooks: ResourceHooks;
   allowFileSources: boolean;
+  allowHostPaths?: readonly string[];
 }): Router {
   const { store, hooks } = options;
   const router = Router();
   const validate = (info: KindInfo, obj: Resource): Resource =>
-    validateResource(info, obj, { allowFileSources: options.allowFileSources });
+    validateResource(info, obj, {
+      allowFileSources: options.allowFileSources,
+      allowHostPaths: options.allowHostPaths ?? [],
+    });
 
   for (const base of ['/api/:version', '/apis/:group/:version']) {
     router.get(`${base}/:plural`, async (req, res) => {

@@ -103,6 +103,7 @@ export function createApp(deps: ServerDeps): Express {
   );
   for (const router of deps.apiRouters ?? []) api.use(router);
   api.use(
+      allowHostPaths: deps.config.allowHostPaths,
     resourceRouter({
       store: deps.store,
       allowFileSources: deps.config.allowFileSources,

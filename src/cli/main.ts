@@ -13,7 +13,7 @@ import { generateToken } from '../api/auth.js';
 import { registerBuilderImages } from '../registry/builder-streams.js';
 import { ApiError, parseTarget, SlipwayClient } from './client.js';
 import { readCredentials, writeCredentials } from './credentials.js';
-import { ensureRedis, ensureRegistry, registryNotifyToken } from './local-stack.js';
+import { ensureRedis, ensureRegistry, redactRedisUrl, registryNotifyToken } from './local-stack.js';
 import { describe, formatResources } from './output.js';
 import { registerRolloutCommands } from './rollout.js';
 import { parseManifests } from './manifests.js';
@@ -140,7 +140,14 @@ program
         ? { trustedCA: HOST_CA_BUNDLE }
         : {}),
     });
-    console.log(await ensureRedis(cfg.redisUrl, cfg.dataDir));
+    // Redis gets a password up keeps in the data directory; the URL carries it from here on.
+    const redis = await ensureRedis({
+      redisUrl: cfg.redisUrl,
+      dataDir: cfg.dataDir,
+      generate: generateToken,
+    });
+    console.log(redis.message);
+    cfg.redisUrl = redis.url;
     const notifyToken = registryNotifyToken(cfg.dataDir, cfg.registryNotifyToken, generateToken);
     console.log(
       await ensureRegistry(cfg.registry, cfg.dataDir, {
@@ -177,7 +184,7 @@ program
     console.log(`  Metrics:              ${http.url}/metrics`);
     console.log(`  Health:               ${http.url}/healthz  ${http.url}/readyz`);
     console.log(`  Image registry:       http://${cfg.registry}/v2/`);
-    console.log(`  Redis:                ${cfg.redisUrl}`);
+    console.log(`  Redis:                ${redactRedisUrl(cfg.redisUrl)}`);
     if (router)
       console.log(
         `  Router (Routes):      ${router.url}  (a Route without spec.host answers to NAME-NAMESPACE.${cfg.routerDomain})`,
@@ -246,7 +253,9 @@ program
     // Replicas publish on this machine's loopback: the router runs where they do.
     const deployments = await startDeployments(rt);
     const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
-    console.log(`Slipway worker ${worker.id} taking builds and rollouts from ${rt.config.redisUrl}`);
+    console.log(
+      `Slipway worker ${worker.id} taking builds and rollouts from ${redactRedisUrl(rt.config.redisUrl)}`,
+    );
     if (router) console.log(`Router (Routes) listening on ${router.url}`);
     onShutdown(
       [() => worker.close(), () => deployments.close(), () => router?.close(), () => rt.close()],

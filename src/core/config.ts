@@ -35,6 +35,16 @@ export const configSchema = z.object({
   kubeconfig: z.string().optional(),
   workerConcurrency: int.default(2),
   allowFileSources: bool.default(false),
+  /**
+   * Path prefixes a DeploymentConfig's `hostPath` volumes may name (comma-separated in the
+   * environment, a list in the file); empty, every hostPath is refused: a hostPath mount
+   * hands the host's files to whoever may write a DeploymentConfig.
+   */
+  allowHostPaths: z
+    .union([z.array(z.string()), z.string().transform((v) => v.split(','))])
+    .transform((list) => list.map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(z.string().startsWith('/', 'each entry must be an absolute path')))
+    .default([]),
   dataDir: z.string().default(join(homedir(), '.local', 'share', 'slipway')),
   /** The image `slipway up` and the builder images start from. */
   baseImage: z.string().default('slipway/debian:bookworm'),
@@ -117,6 +127,17 @@ export function loadConfig(options: LoadConfigOptions = {}): SlipwayConfig {
     throw new InputError(`invalid configuration: ${detail}`, { code: 400 });
   }
   return result.data;
+}
+
+/** `redis://:secret@host:port` → `redis://***@host:port`: a URL to print or log. */
+export function redactUrlCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
 }
 
 export function parseHostPort(listen: string): { host: string; port: number } {

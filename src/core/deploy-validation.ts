@@ -4,6 +4,7 @@
  */
 import type { DeploymentConfigSpec, IntOrPercent, LifecycleHook } from './deploy-types.js';
 import { REVISION_HISTORY_LIMIT_DEFAULT, rollingParamsWithDefaults } from './deploy-types.js';
+import { posix } from 'node:path';
 import type { FieldCause } from './errors.js';
 import type { Resource } from './resource.js';
 
@@ -47,10 +48,45 @@ function hookCauses(
   return causes;
 }
 
-/** Cross-field rules of a DeploymentConfig (its fields' types are already checked). */
-export function deploymentConfigCauses(obj: Resource): FieldCause[] {
-  const spec = obj.spec as DeploymentConfigSpec;
+/**
+ * Whether `path` lies under one of `allowed` once both are normalised, so `..` segments,
+ * repeated or trailing slashes cannot step out of an allowed prefix.
+ */
+export function hostPathAllowed(path: string, allowed: readonly string[]): boolean {
+  if (!path.startsWith('/')) return false;
+  const target = posix.normalize(path);
+  return allowed.some((prefix) => {
+    const root = posix.normalize(`${prefix}/`);
+    return target === root.slice(0, -1) || target === root || target.startsWith(root);
+  });
+}
+
+export interface DeploymentConfigRules {
+  /** SLIPWAY_ALLOW_HOST_PATHS: prefixes a hostPath volume may name; none allows no hostPath. */
+  allowHostPaths?: readonly string[];
+}
+
+/** hostPath volumes outside what the operator allows, each naming the setting that would allow it. */
+function hostPathCauses(spec: DeploymentConfigSpec, allowed: readonly string[]): FieldCause[] {
   const causes: FieldCause[] = [];
+  for (const [i, v] of (spec.template.spec.volumes ?? []).entries()) {
+    const path = v.hostPath?.path;
+    if (path === undefined || hostPathAllowed(path, allowed)) continue;
+    causes.push({
+      field: `spec.template.spec.volumes[${i}].hostPath.path`,
+      message:
+        allowed.length === 0
+          ? `hostPath "${path}" is not allowed: this server allows no hostPath volumes (SLIPWAY_ALLOW_HOST_PATHS is empty); use emptyDir or persistentVolumeClaim, or ask the operator to allow a prefix`
+          : `hostPath "${path}" is not under a prefix SLIPWAY_ALLOW_HOST_PATHS allows (${allowed.join(', ')})`,
+    });
+  }
+  return causes;
+}
+
+/** Cross-field rules of a DeploymentConfig (its fields' types are already checked). */
+export function deploymentConfigCauses(obj: Resource, rules: DeploymentConfigRules = {}): FieldCause[] {
+  const spec = obj.spec as DeploymentConfigSpec;
+  const causes: FieldCause[] = hostPathCauses(spec, rules.allowHostPaths ?? []);
   const containers = spec.template.spec.containers;
   const names = new Set<string>();
   for (const [i, c] of containers.entries()) {

@@ -61,6 +61,8 @@ export const BuildReasons = {
   BuildPodExists: 'BuildPodExists',
   // s2i's failure reasons, which OpenShift's builder reports verbatim as the Build's
   // reason (openshift/builder sti.go convertS2IFailureType).
+  // The build ran past spec.completionDeadlineSeconds (the build pod's DeadlineExceeded).
+  DeadlineExceeded: 'DeadlineExceeded',
   InstallScriptsFailed: 'InstallScriptsFailed',
   ScriptsFetchFailed: 'ScriptsFetchFailed',
   PullRuntimeImageFailed: 'PullRuntimeImageFailed',

@@ -8,6 +8,7 @@ import { deploymentConfigSpec, routeSpec, serviceSpec } from './deploy-types.js'
 import { deploymentConfigCauses, withDeploymentConfigDefaults } from './deploy-validation.js';
 import { InputError, type FieldCause } from './errors.js';
 import { imageStreamSpec } from './image-types.js';
+import { parseQuantity } from './quantity.js';
 import { redactUri, uriHasCredentials } from './redact.js';
 import { DNS1123_SUBDOMAIN, type KindInfo, type Resource } from './resource.js';
 import { secretBody } from './secret-types.js';
@@ -62,9 +63,11 @@ export function isAllowedGitUri(uri: string, allowFileSources: boolean): boolean
   return GIT_URI.test(uri) && (allowFileSources || !uri.startsWith('file://'));
 }
 
-function semanticCauses(kind: string, obj: Resource, allowFileSources: boolean): FieldCause[] {
+function semanticCauses(kind: string, obj: Resource, options: ValidateOptions): FieldCause[] {
+  const allowFileSources = options.allowFileSources ?? false;
   const causes: FieldCause[] = [];
-  if (kind === 'DeploymentConfig') return deploymentConfigCauses(obj);
+  if (kind === 'DeploymentConfig')
+    return deploymentConfigCauses(obj, { allowHostPaths: options.allowHostPaths ?? [] });
   if (kind !== 'BuildConfig' && kind !== 'Build') return causes;
   const spec = obj.spec as z.infer<typeof buildSpec>;
   const uri = spec.source.git?.uri;
@@ -108,6 +111,24 @@ function semanticCauses(kind: string, obj: Resource, allowFileSources: boolean):
       field: 'spec.source',
       message: 'a Source strategy build needs a git, binary or dockerfile source',
     });
+  }
+  // Build containers get these limits (src/builders/build-scope.ts): refuse what cannot be parsed now.
+  const limits = (spec.resources as { limits?: Record<string, unknown> | null } | undefined)?.limits;
+  for (const key of ['memory', 'cpu'] as const) {
+    const value = limits?.[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      causes.push({
+        field: `spec.resources.limits.${key}`,
+        message: 'must be a quantity such as "500m" or "128Mi"',
+      });
+      continue;
+    }
+    try {
+      parseQuantity(value, key);
+    } catch (err) {
+      causes.push({ field: `spec.resources.limits.${key}`, message: (err as Error).message });
+    }
   }
   const strategy = spec.strategy;
   if (strategy.type === 'Source' && !strategy.sourceStrategy) {
@@ -163,15 +184,15 @@ function semanticCauses(kind: string, obj: Resource, allowFileSources: boolean):
 
 export interface ValidateOptions {
   allowFileSources?: boolean;
+  /** SLIPWAY_ALLOW_HOST_PATHS; unset, no hostPath volume is accepted. */
+  allowHostPaths?: readonly string[];
 }
 
 /** Validates an object of a known kind; throws a 422 InputError listing every bad field. */
 export function validateResource(info: KindInfo, obj: Resource, options: ValidateOptions = {}): Resource {
   const schema = SCHEMAS[info.kind] ?? z.looseObject({ metadata });
   const parsed = schema.safeParse(obj);
-  const causes = parsed.success
-    ? semanticCauses(info.kind, obj, options.allowFileSources ?? false)
-    : toCauses(parsed.error);
+  const causes = parsed.success ? semanticCauses(info.kind, obj, options) : toCauses(parsed.error);
   if (causes.length > 0) {
     const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '';
     const detail = causes.map((c) => `${c.field}: ${c.message}`).join(', ');

@@ -16,6 +16,8 @@ import { lookupKind, nowTimestamp, type Resource } from '../core/resource.js';
 import { redactUri } from '../core/redact.js';
 import { secretValue } from '../core/secret-types.js';
 import { ensureImage } from '../builders/images.js';
+import { buildScopedDocker, buildTag, removeBuildLeftovers } from '../builders/build-scope.js';
+import { containerLimits } from '../core/quantity.js';
 import { unpackBinarySource } from '../builders/source/binary-source.js';
 import { resolveContextDir } from '../builders/source/checkout-paths.js';
 import { fetchGitSource, type SourceCredentials } from '../builders/source/git-source.js';
@@ -228,6 +230,9 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     ctx.log.line(
       `The worker running this build (${build.metadata.annotations?.['slipway.dev/worker'] ?? 'unknown'}) stopped before the build finished.`,
     );
+    // What the dead worker left running or tagged in the engine goes with it.
+    for (const problem of await removeBuildLeftovers(deps.docker, { namespace, name }))
+      ctx.log.line(`warning: could not remove what the stopped build left: ${problem}`);
     return finish(
       ctx,
       build,
@@ -273,6 +278,16 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
   await deps.onPhase?.(afterClaim);
 
   const cancel = new AbortController();
+  // completionDeadlineSeconds counts from the build's start (its claim), as OpenShift's
+  // counts from the build pod's start; past it the build is stopped and ends Failed.
+  let deadlineExceeded = false;
+  const deadlineSeconds = (afterClaim.spec as BuildSpec).completionDeadlineSeconds;
+  const deadline = deadlineSeconds
+    ? setTimeout(() => {
+        deadlineExceeded = true;
+        cancel.abort();
+      }, deadlineSeconds * 1000)
+    : undefined;
   const onShutdown = (): void => cancel.abort();
   options.signal.addEventListener('abort', onShutdown, { once: true });
   const poll = setInterval(() => {
@@ -284,8 +299,14 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     );
   }, 1000);
   const work = mkdtempSync(join(deps.config.workDir ?? tmpdir(), `slipway-${namespace}-${name}-`));
-  const tag = `slipway-build/${namespace}-${name}:latest`;
+  const tag = buildTag({ namespace, name });
   try {
+    // Every container the build makes is named for it and gets its resources.limits.
+    const limits = (afterClaim.spec as BuildSpec).resources?.limits as Parameters<typeof containerLimits>[0];
+    ctx.deps = {
+      ...deps,
+      docker: buildScopedDocker(deps.docker, { namespace, name }, containerLimits(limits)),
+    };
     const result = await execute(ctx, afterClaim, work, tag, cancel.signal);
     return await finish(
       ctx,
@@ -297,6 +318,11 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     );
   } catch (err) {
     const current = (await deps.store.get(BUILD, namespace, name)) ?? afterClaim;
+    if (deadlineExceeded) {
+      const message = 'Build was running longer than the specified deadline';
+      ctx.log.line(`error: ${message} (completionDeadlineSeconds ${deadlineSeconds}).`);
+      return await finish(ctx, current, 'Failed', 'DeadlineExceeded', message);
+    }
     if (err instanceof BuildCancelled || cancel.signal.aborted) {
       if (options.signal.aborted && !(current.status as BuildStatus).cancelled) {
         const handedBack = await handBack(ctx, options.worker);
@@ -334,12 +360,12 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     );
   } finally {
     clearInterval(poll);
+    clearTimeout(deadline);
     options.signal.removeEventListener('abort', onShutdown);
     rmSync(work, { recursive: true, force: true });
-    await deps.docker
-      .getImage(tag)
-      .remove({ noprune: true })
-      .catch(() => undefined);
+    // Containers and the temporary tag go whatever the outcome (cancel, failure, deadline).
+    for (const problem of await removeBuildLeftovers(deps.docker, { namespace, name }))
+      deps.logger.warn({ build: `${namespace}/${name}`, problem }, 'could not remove what the build left');
   }
 }
 

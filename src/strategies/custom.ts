@@ -3,7 +3,8 @@
  * `customParams.image` runs `command` with `environment`, plus OPENSHIFT_DEPLOYMENT_NAME
  * and OPENSHIFT_DEPLOYMENT_NAMESPACE, and the means to do the rollout itself: locally a
  * short-lived token scoped to this DeploymentConfig's revisions and the API URL
- * (SLIPWAY_API_URL, SLIPWAY_TOKEN); it scales revisions through
+ * (SLIPWAY_API_URL, SLIPWAY_TOKEN; on the local target the URL is `http://slipway-api:PORT`,
+ * a relay on the namespace's network, for the pod never runs on the host's network); it scales revisions through
  * `PUT /api/v1/namespaces/{ns}/replicationcontrollers/{name}/scale`. Its exit code decides.
  */
 import { DeploymentFailure, type Strategy, type StrategyContext } from './strategy.js';

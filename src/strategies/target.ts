@@ -108,8 +108,8 @@ export interface PodRunSpec {
   labels: Record<string, string>;
   /**
    * How the pod may do a rollout through Slipway's API (Custom strategy). The local
-   * target runs the pod on the host's network and passes `SLIPWAY_API_URL` and
-   * `SLIPWAY_TOKEN`; a Kubernetes target runs it as `serviceAccountName` instead (the
+   * target runs the pod on its namespace's network, relays the API to it by the name
+   * `slipway-api` and passes `SLIPWAY_API_URL` (the relay) and `SLIPWAY_TOKEN`; a Kubernetes target runs it as `serviceAccountName` instead (the
    * cluster's own API is the means there), and may pass the token too.
    */
   apiAccess?: { url: string; token: string; serviceAccountName?: string };

@@ -213,7 +213,8 @@ beforeAll(async () => {
     `${DEPLOYER}:latest`,
     `FROM ${BASE_IMAGE}\nCOPY deploy.pl /deploy.pl\nCMD ["perl", "/deploy.pl"]\n`,
   );
-  s = await startSlipway({ workers: 0, config: { routerListen: '127.0.0.1:0' } });
+  // The Recreate test's hooks mount a hostPath under hooksDir: the operator allows that prefix.
+  s = await startSlipway({ workers: 0, config: { routerListen: '127.0.0.1:0', allowHostPaths: [hooksDir] } });
   rt = s.rt;
   deployments = await startDeployments(rt, { apiUrl: s.http.url, resyncMs: 2000 });
   router = await startRouter(rt);

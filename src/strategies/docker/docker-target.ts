@@ -36,6 +36,7 @@ import {
   type ReplicaCondition,
 } from './replicas.js';
 import { ReplicaStateStore, selectorMatches, type ReplicaState } from './replica-state.js';
+import { API_HOST_NAME, startApiRelay } from './api-relay.js';
 
 export const REPLICATION_CONTROLLER = lookupKind('v1', 'ReplicationController')!;
 const SECRET = lookupKind('v1', 'Secret')!;
@@ -412,17 +413,20 @@ export class DockerTarget implements DeployTarget {
     const { signal } = options;
     await this.ensureImage(spec.image, undefined, signal);
     const env = [...(await this.resolveEnv(spec.namespace, spec.env))];
-    let networkMode: string;
-    if (spec.apiAccess) {
-      // Slipway's API listens on the host's loopback: only the host network reaches it.
-      networkMode = 'host';
+    // Hooks and deployers run on the namespace's network, never the host's: a deployer
+    // reaches the API through a relay on the network's gateway (api-relay.ts).
+    const networkMode = await this.ensureNetwork(spec.namespace);
+    const relay = spec.apiAccess
+      ? await startApiRelay({
+          bindAddress: await this.networkGateway(networkMode),
+          upstream: spec.apiAccess.url,
+        })
+      : undefined;
+    if (relay && spec.apiAccess)
       env.push(
-        { name: 'SLIPWAY_API_URL', value: spec.apiAccess.url },
+        { name: 'SLIPWAY_API_URL', value: relay.url },
         { name: 'SLIPWAY_TOKEN', value: spec.apiAccess.token },
       );
-    } else {
-      networkMode = await this.ensureNetwork(spec.namespace);
-    }
     const create: Docker.ContainerCreateOptions = {
       name: `slipway-${spec.namespace}-${spec.name}-${randomBytes(3).toString('hex')}`,
       Image: spec.image,
@@ -434,17 +438,29 @@ export class DockerTarget implements DeployTarget {
       },
       HostConfig: {
         NetworkMode: networkMode,
+        ...(relay ? { ExtraHosts: [`${API_HOST_NAME}:${relay.address}`] } : {}),
         Mounts: mountsFor(spec.namespace, spec.volumes ?? [], spec.volumeMounts ?? []),
         ...resourceLimits(spec.resources),
       },
     };
     if (spec.command) create.Entrypoint = spec.command;
     if (spec.args) create.Cmd = spec.args;
-    const container = await this.docker.createContainer(create);
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer(create);
+    } catch (err) {
+      await relay?.close();
+      throw err;
+    }
     const stop = (): void => void container.stop({ t: 2 }).catch(() => undefined);
     signal.addEventListener('abort', stop, { once: true });
     try {
       await container.start();
+      if (relay) {
+        const info = await container.inspect();
+        const ip = info.NetworkSettings.Networks[networkMode]?.IPAddress;
+        if (ip) relay.admit(ip);
+      }
       const result = (await container.wait()) as { StatusCode: number };
       const logs = demuxDockerLogs(
         (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer,
@@ -453,6 +469,7 @@ export class DockerTarget implements DeployTarget {
       return { exitCode: result.StatusCode, logs: tail(logs) };
     } finally {
       signal.removeEventListener('abort', stop);
+      await relay?.close();
       await container.remove({ force: true, v: true }).catch(() => undefined);
     }
   }
@@ -491,6 +508,19 @@ export class DockerTarget implements DeployTarget {
         else resolve();
       });
     });
+  }
+
+  /** The host's address on a bridge network, where a relay for its containers listens. */
+  private async networkGateway(network: string): Promise<string> {
+    const info = (await this.docker.getNetwork(network).inspect()) as {
+      IPAM?: { Config?: { Gateway?: string }[] };
+    };
+    const gateway = info.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+    if (!gateway)
+      throw new Error(
+        `Docker network ${network} has no IPv4 gateway for a deployer to reach the API through`,
+      );
+    return gateway;
   }
 
   private async ensureNetwork(namespace: string): Promise<string> {

@@ -13,6 +13,7 @@ import type {
   VolumeMount,
 } from '../../core/deploy-types.js';
 import { InputError } from '../../core/errors.js';
+import { containerLimits } from '../../core/quantity.js';
 import { containerPortOf } from './probes.js';
 
 export const DOCKER_LABELS = {
@@ -31,47 +32,17 @@ export interface ReplicaProbes {
   liveness?: Probe;
 }
 
-/** `128Mi`, `1G`, `512` → bytes. */
-export function memoryBytes(q: string | number): number {
-  if (typeof q === 'number') return Math.round(q);
-  const m = /^(\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(q);
-  if (!m) throw new InputError(`memory quantity "${q}" is not valid`);
-  const factors: Record<string, number> = {
-    '': 1,
-    m: 0.001,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    P: 1e15,
-    E: 1e18,
-    Ki: 2 ** 10,
-    Mi: 2 ** 20,
-    Gi: 2 ** 30,
-    Ti: 2 ** 40,
-    Pi: 2 ** 50,
-    Ei: 2 ** 60,
-  };
-  return Math.round(Number(m[1]) * factors[m[2] ?? '']!);
-}
-
-/** `500m`, `2`, `0.5` → CPUs. */
-export function cpuCores(q: string | number): number {
-  if (typeof q === 'number') return q;
-  if (q.endsWith('m')) return Number(q.slice(0, -1)) / 1000;
-  const n = Number(q);
-  if (!Number.isFinite(n)) throw new InputError(`cpu quantity "${q}" is not valid`);
-  return n;
-}
+// One quantity parser for replicas, pods and builds (src/core/quantity.ts).
+export { cpuCores, memoryBytes } from '../../core/quantity.js';
 
 /** Docker's HostConfig limits for `resources.limits` (requests have no Docker meaning). */
 export function resourceLimits(
   resources: ResourceRequirements | undefined,
 ): Pick<Docker.HostConfig, 'Memory' | 'NanoCpus'> {
-  const limits = resources?.limits ?? {};
+  const limits = containerLimits(resources?.limits);
   const out: Pick<Docker.HostConfig, 'Memory' | 'NanoCpus'> = {};
-  if (limits.memory !== undefined) out.Memory = memoryBytes(limits.memory);
-  if (limits.cpu !== undefined) out.NanoCpus = Math.round(cpuCores(limits.cpu) * 1e9);
+  if (limits.memory !== undefined) out.Memory = limits.memory;
+  if (limits.nanoCpus !== undefined) out.NanoCpus = limits.nanoCpus;
   return out;
 }
 
