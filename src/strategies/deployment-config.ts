@@ -127,7 +127,11 @@ export function decideRollout(
     });
   }
   if (hasConfigChangeTrigger(dc)) {
-    const changed = !latest || !templatesEqual(stripRevisionLabels(latest.spec.template), dc.spec.template);
+    // Compared with the template the revision was made from (its encoded config), as
+    // OpenShift does: a cluster's copy carries server defaults (imagePullPolicy,
+    // terminationMessagePath, dnsPolicy…) that would read as a change on every resync.
+    const made = previous?.spec.template ?? (latest ? stripRevisionLabels(latest.spec.template) : undefined);
+    const changed = !made || !templatesEqual(made, dc.spec.template);
     if (changed && causes.length === 0) causes.push({ type: 'ConfigChange' });
   }
   if (causes.length === 0) {

@@ -3,6 +3,8 @@
  * failures, one-off pod outcomes), what is sent (manifests without Slipway's store
  * metadata), OpenShift's image trigger annotation, and which target a configuration picks.
  */
+import type { DeploymentConfig } from '../../src/core/deploy-types.js';
+import { decideRollout, revisionFor } from '../../src/strategies/deployment-config.js';
 import {
   containerForFieldPath,
   parseImageTriggers,
@@ -393,5 +395,45 @@ describe('which target', () => {
     expect(inClusterAvailable(env, (p) => p === SERVICE_ACCOUNT_TOKEN)).toBe(true);
     expect(inClusterAvailable(env, () => false)).toBe(false);
     expect(inClusterAvailable({}, () => true)).toBe(false);
+  });
+});
+
+describe('ConfigChange against a revision read back from a cluster', () => {
+  test('server defaults on the RC’s template are not a change; a real edit is', () => {
+    const dc: DeploymentConfig = {
+      apiVersion: 'apps.openshift.io/v1',
+      kind: 'DeploymentConfig',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: {
+        replicas: 1,
+        selector: { app: 'web' },
+        triggers: [{ type: 'ConfigChange' }],
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'web', image: 'registry.example/web@sha256:1' }] },
+        },
+      },
+    } as DeploymentConfig;
+    const made = revisionFor(dc, 1, [{ type: 'ConfigChange' }]);
+    // What the API server answers: the same template with its defaults filled in.
+    const fromCluster = structuredClone(made);
+    const c = fromCluster.spec.template.spec.containers[0] as Record<string, unknown>;
+    Object.assign(c, {
+      imagePullPolicy: 'IfNotPresent',
+      terminationMessagePath: '/dev/termination-log',
+      terminationMessagePolicy: 'File',
+      resources: {},
+    });
+    Object.assign(fromCluster.spec.template.spec, {
+      restartPolicy: 'Always',
+      dnsPolicy: 'ClusterFirst',
+      schedulerName: 'default-scheduler',
+      securityContext: {},
+      terminationGracePeriodSeconds: 30,
+    });
+    expect(decideRollout(dc, fromCluster)).toMatchObject({ start: false });
+    const edited = structuredClone(dc);
+    edited.spec.template.spec.containers[0]!.env = [{ name: 'X', value: '1' }];
+    expect(decideRollout(edited, fromCluster)).toEqual({ start: true, causes: [{ type: 'ConfigChange' }] });
   });
 });
