@@ -25,8 +25,8 @@ interface TokenEntry {
 /**
  * Tokens in Redis. Lasting tokens (the admin's, from `slipway up`) are fields of one hash;
  * short-lived ones (a Custom deployer's) are keys of their own with a Redis TTL, so Redis
- * removes each when it expires, and are listed per scope, so the end of a rollout revokes
- * every token its deployer was given.
+ * removes each when it expires, each with an index key of the same TTL naming its scope,
+ * so the end of a rollout finds and revokes every token its deployer was given.
  */
 export class TokenStore {
   constructor(
@@ -43,8 +43,8 @@ export class TokenStore {
     return `${this.prefix}:token:${hash}`;
   }
 
-  private scopeKey(scope: string): string {
-    return `${this.prefix}:token-scope:${scope}`;
+  private scopeKey(scope: string, hash: string): string {
+    return `${this.prefix}:token-scope:${scope}:${hash}`;
   }
 
   /** Remembers a token (hashed); `ttlSeconds` makes it short-lived (scoped deploy tokens). */
@@ -56,13 +56,10 @@ export class TokenStore {
     }
     const ttl = Math.max(1, Math.ceil(ttlSeconds));
     const entry: TokenEntry = { scope, expires: Date.now() + ttl * 1000 };
-    // The scope's list lives as long as its longest token: NX sets a first expiry, GT extends it.
     await this.redis
       .multi()
       .set(this.tokenKey(hash), JSON.stringify(entry), 'EX', ttl)
-      .sadd(this.scopeKey(scope), hash)
-      .expire(this.scopeKey(scope), ttl, 'NX')
-      .expire(this.scopeKey(scope), ttl, 'GT')
+      .set(this.scopeKey(scope, hash), '1', 'EX', ttl)
       .exec();
   }
 
@@ -77,9 +74,12 @@ export class TokenStore {
     if (!raw) return undefined;
     const { scope, expires } = JSON.parse(raw) as TokenEntry;
     if (expires && expires <= Date.now()) {
-      // Checked on use as well as by the key's TTL: an expired token is gone once seen.
-      if (lasting) await this.redis.hdel(this.key, hash);
-      else await this.redis.del(this.tokenKey(hash));
+      // Checked on use as well as by the keys' TTL: an expired token is gone once seen.
+      await this.redis
+        .multi()
+        .hdel(this.key, hash)
+        .del(this.tokenKey(hash), this.scopeKey(scope, hash))
+        .exec();
       return undefined;
     }
     return scope;
@@ -88,17 +88,27 @@ export class TokenStore {
   /** Forgets one token. */
   async revoke(token: string): Promise<void> {
     const hash = hashToken(token);
-    await this.redis.multi().hdel(this.key, hash).del(this.tokenKey(hash)).exec();
+    const raw = await this.redis.get(this.tokenKey(hash));
+    const scope = raw ? (JSON.parse(raw) as TokenEntry).scope : undefined;
+    const tx = this.redis.multi().hdel(this.key, hash).del(this.tokenKey(hash));
+    if (scope) tx.del(this.scopeKey(scope, hash));
+    await tx.exec();
   }
 
   /** Revokes every short-lived token issued with `scope` (a rollout's deployer tokens); returns how many. */
   async revokeScope(scope: string): Promise<number> {
-    const hashes = await this.redis.smembers(this.scopeKey(scope));
-    const tx = this.redis.multi();
-    for (const hash of hashes) tx.del(this.tokenKey(hash));
-    tx.del(this.scopeKey(scope));
-    const results = (await tx.exec()) ?? [];
-    return results.slice(0, hashes.length).reduce((n, [, deleted]) => n + Number(deleted ?? 0), 0);
+    const pattern = `${this.prefix}:token-scope:${scope.replace(/[*?[\]\\]/g, '\\$&')}:*`;
+    let revoked = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const tokenKeys = keys.map((k) => this.tokenKey(k.slice(k.lastIndexOf(':') + 1)));
+      revoked += await this.redis.del(...tokenKeys);
+      await this.redis.del(...keys);
+    } while (cursor !== '0');
+    return revoked;
   }
 
   /**
