@@ -103,10 +103,10 @@ export function createApp(deps: ServerDeps): Express {
   );
   for (const router of deps.apiRouters ?? []) api.use(router);
   api.use(
-      allowHostPaths: deps.config.allowHostPaths,
     resourceRouter({
       store: deps.store,
       allowFileSources: deps.config.allowFileSources,
+      allowHostPaths: deps.config.allowHostPaths,
       hooks: buildHooks({
         store: deps.store,
         queue: deps.queue,
