@@ -4,12 +4,14 @@
  * environment (never in the URL, so they never reach a log).
  */
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { commitProblem, gitRefProblem, quoteValue } from '../../core/build-input-rules.js';
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
 import { redactText, redactUri, stripUriCredentials, uriHasCredentials } from '../../core/redact.js';
 import { isAllowedGitUri } from '../../core/validation.js';
 import type { SourceInfo } from '../types.js';
+import { resolveCheckoutPath } from './checkout-paths.js';
 
 export interface SourceCredentials {
   username?: string;
@@ -43,6 +45,9 @@ function gitEnvironment(options: FetchSourceOptions): Record<string, string> {
     HOME: options.secretsDir,
     // Never wait for a password on a terminal that is not there.
     GIT_TERMINAL_PROMPT: '0',
+    // git itself refuses every other transport (ext::, fd::, file:// unless allowed), for
+    // the source and for every submodule at any depth (git(1) GIT_ALLOW_PROTOCOL).
+    GIT_ALLOW_PROTOCOL: allowedProtocols(options.allowFileSources),
     GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null',
   };
   // simple-git itself refuses ext:: and other command-running transports.
@@ -85,14 +90,133 @@ function gitEnvironment(options: FetchSourceOptions): Record<string, string> {
   return env;
 }
 
-function client(options: FetchSourceOptions, env: Record<string, string>): SimpleGit {
+function client(options: FetchSourceOptions, env: Record<string, string>, dir = options.dir): SimpleGit {
   return simpleGit({
-    baseDir: options.dir,
+    baseDir: dir,
     abort: options.signal,
     allowEnvironment: Object.keys(env).filter((k) => k.startsWith('GIT_')),
     // Both are set by Slipway itself above (the key path, fixed options), never from user input.
     unsafe: { allowUnsafeSshCommand: true, allowUnsafeConfigEnvCount: true },
   }).env(env);
+}
+
+/** The transports git may use, as GIT_ALLOW_PROTOCOL lists them. */
+export function allowedProtocols(allowFileSources: boolean): string {
+  return ['https', 'http', 'ssh', 'git', ...(allowFileSources ? ['file'] : [])].join(':');
+}
+
+/**
+ * The commit and ref reach git's command line: checked here again, whatever checked them
+ * on the way in (a Build stored before the rules existed must not get past either).
+ */
+function checkRevision(options: FetchSourceOptions): void {
+  const commitIssue = options.commit ? commitProblem(options.commit) : undefined;
+  if (commitIssue) {
+    throw new BuildFailure(
+      'FetchSourceFailed',
+      `revision.git.commit ${quoteValue(options.commit ?? '')} ${commitIssue}; refused before running git`,
+    );
+  }
+  const refIssue = options.ref ? gitRefProblem(options.ref) : undefined;
+  if (refIssue) {
+    throw new BuildFailure(
+      'FetchSourceFailed',
+      `spec.source.git.ref ${quoteValue(options.ref ?? '')} ${refIssue}; refused before running git`,
+    );
+  }
+}
+
+/** How deep submodules of submodules are followed. */
+const MAX_SUBMODULE_DEPTH = 5;
+
+/** `submodule.NAME.url` and `.path` of a `.gitmodules` file, read by git itself. */
+async function submoduleEntries(git: SimpleGit): Promise<{ name: string; url?: string; path?: string }[]> {
+  let raw: string;
+  try {
+    raw = await git.raw([
+      'config',
+      '--file',
+      '.gitmodules',
+      '--null',
+      '--get-regexp',
+      '^submodule\\..*\\.(url|path)$',
+    ]);
+  } catch {
+    return []; // no url or path entries: git has nothing to fetch
+  }
+  const byName = new Map<string, { name: string; url?: string; path?: string }>();
+  for (const record of raw.split('\0')) {
+    const nl = record.indexOf('\n');
+    if (nl < 0) continue;
+    const key = record.slice(0, nl);
+    const value = record.slice(nl + 1);
+    const m = /^submodule\.(.*)\.(url|path)$/s.exec(key);
+    if (!m) continue;
+    const name = m[1]!;
+    const entry = byName.get(name) ?? { name };
+    entry[m[2] as 'url' | 'path'] = value;
+    byName.set(name, entry);
+  }
+  return [...byName.values()];
+}
+
+/**
+ * A submodule URL git may fetch: a transport the source itself may use, or a relative
+ * URL (`../lib.git`), which git resolves against the already checked remote and so keeps
+ * its transport.
+ */
+export function submoduleUrlProblem(url: string, allowFileSources: boolean): string | undefined {
+  if (url.startsWith('-')) return 'starts with "-"';
+  if (url.startsWith('./') || url.startsWith('../')) return undefined;
+  if (isAllowedGitUri(url, allowFileSources)) return undefined;
+  return allowFileSources
+    ? 'uses a transport Slipway does not allow (https, http, ssh, git or file)'
+    : 'uses a transport Slipway does not allow (https, http, ssh or git; file:// needs SLIPWAY_ALLOW_FILE_SOURCES)';
+}
+
+interface SubmoduleLevel {
+  options: FetchSourceOptions;
+  env: Record<string, string>;
+  /** The repository whose `.gitmodules` is read. */
+  dir: string;
+  level: number;
+}
+
+/**
+ * Fetches submodules one level at a time, each level's `.gitmodules` checked against the
+ * transport allow-list before git sees it (GIT_ALLOW_PROTOCOL stops the rest in git).
+ */
+async function updateSubmodules(at: SubmoduleLevel): Promise<void> {
+  const { options } = at;
+  if (!existsSync(join(at.dir, '.gitmodules'))) return;
+  const git = client(options, at.env, at.dir);
+  const entries = await submoduleEntries(git);
+  const where = relative(options.dir, at.dir) || '.';
+  for (const entry of entries) {
+    const problem =
+      entry.url === undefined ? undefined : submoduleUrlProblem(entry.url, options.allowFileSources);
+    if (problem) {
+      throw new BuildFailure(
+        'FetchSourceFailed',
+        `submodule ${quoteValue(entry.name)} in ${where}/.gitmodules: url ${quoteValue(redactUri(entry.url ?? ''))} ${problem}; no submodule was fetched`,
+      );
+    }
+  }
+  if (at.level >= MAX_SUBMODULE_DEPTH) {
+    options.log(
+      `warning: submodules nested deeper than ${MAX_SUBMODULE_DEPTH} levels in ${where} are not fetched`,
+    );
+    return;
+  }
+  options.log(`Updating submodules${where === '.' ? '' : ` of ${where}`} ...`);
+  await git.raw(['submodule', 'update', '--init', '--depth', '1']);
+  for (const entry of entries) {
+    if (entry.path === undefined) continue;
+    const sub = resolveCheckoutPath({ root: options.dir, from: at.dir, path: entry.path });
+    // git refuses submodule paths through links; a path it did not check out has nothing to recurse into.
+    if (!sub.ok || !sub.exists) continue;
+    await updateSubmodules({ ...at, dir: sub.path, level: at.level + 1 });
+  }
 }
 
 /** Clones `uri` at `commit` or `ref` into `dir`; returns what was checked out. */
@@ -110,31 +234,32 @@ export async function fetchGitSource(options: FetchSourceOptions): Promise<Sourc
   }
   if (uriHasCredentials(options.uri))
     log('warning: the source URI carries credentials, which are not used; put them in a sourceSecret');
+  checkRevision(options);
   const env = gitEnvironment(options);
   const git = client(options, env);
-  const target = options.commit ?? options.ref ?? '';
+  const target = options.commit || options.ref || '';
   log(`Cloning "${uri}"${target ? ` at ${target}` : ''} ...`);
   try {
     await git.init();
-    await git.addRemote('origin', cloneUri);
+    // `--` everywhere a value from a BuildConfig, a request or a payload follows: git
+    // must never read one as an option (they are checked by checkRevision as well).
+    await git.raw(['remote', 'add', '--', 'origin', cloneUri]);
     if (options.commit || FULL_SHA.test(target)) {
-      const sha = options.commit ?? target;
+      const sha = target;
       try {
         // Protocol v2 servers hand out any reachable commit; older ones only refs.
-        await git.fetch(['--depth', '1', 'origin', sha]);
+        await git.raw(['fetch', '--depth', '1', '--', 'origin', sha]);
       } catch {
         log(`Shallow fetch of ${sha} refused by the server; fetching full history`);
-        await git.fetch(['--tags', 'origin']);
+        await git.raw(['fetch', '--tags', '--', 'origin']);
       }
-      await git.checkout(['-q', '--detach', sha]);
+      // checkout has no `--end-of-options` in every git; `sha` is hexadecimal (checked).
+      await git.raw(['checkout', '-q', '--detach', sha, '--']);
     } else {
-      await git.fetch(['--depth', '1', 'origin', target || 'HEAD']);
-      await git.checkout(['-q', '--detach', 'FETCH_HEAD']);
+      await git.raw(['fetch', '--depth', '1', '--', 'origin', target || 'HEAD']);
+      await git.raw(['checkout', '-q', '--detach', 'FETCH_HEAD', '--']);
     }
-    if (existsSync(join(options.dir, '.gitmodules'))) {
-      log('Updating submodules ...');
-      await git.subModule(['update', '--init', '--recursive', '--depth', '1']);
-    }
+    await updateSubmodules({ options, env, dir: options.dir, level: 0 });
     const SEP = '\u001f';
     const raw = await git.raw([
       'log',
@@ -158,6 +283,7 @@ export async function fetchGitSource(options: FetchSourceOptions): Promise<Sourc
   } catch (err) {
     if (options.signal.aborted)
       throw new BuildCancelled('build cancelled while fetching source', { cause: err });
+    if (err instanceof BuildFailure) throw err;
     const detail = redactText(errorMessage(err)).trim();
     for (const line of detail.split('\n')) log(line);
     const first =
