@@ -1,6 +1,7 @@
 /** Build verbs beyond CRUD: instantiate, log (followable), cancel. */
 import express, { Router } from 'express';
-import type { BuildStatus } from '../core/build-types.js';
+import { z } from 'zod';
+import { buildTriggerCause, envVar, sourceRevision, type BuildStatus } from '../core/build-types.js';
 import { isTerminal } from '../core/build-phase.js';
 import { InputError, NotFoundError } from '../core/errors.js';
 import type { Resource } from '../core/resource.js';
@@ -12,6 +13,53 @@ import type { BuildLogStore } from '../store/build-logs.js';
 import type { ResourceStore } from '../store/resource-store.js';
 
 const BASE = '/apis/build.openshift.io/v1/namespaces/:ns';
+
+/** An env or build-arg name, as the API server checks them (OpenShift's IsEnvVarName). */
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+const envList = z.array(
+  envVar.extend({ name: z.string().regex(ENV_NAME, 'must be a valid environment variable name') }),
+  { error: 'must be a list of {name, value}' },
+);
+
+/** OpenShift's BuildRequest as instantiate takes it; anything else is a 400 naming the field. */
+const buildRequestBody = z.looseObject(
+  {
+    kind: z.literal('BuildRequest', { error: 'must be BuildRequest' }).optional(),
+    apiVersion: z.string().optional(),
+    metadata: z.looseObject({ name: z.string().optional() }).optional(),
+    revision: sourceRevision.optional(),
+    triggeredBy: z.array(buildTriggerCause).optional(),
+    env: envList.optional(),
+    from: z
+      .looseObject({ kind: z.string().optional(), name: z.string(), namespace: z.string().optional() })
+      .optional(),
+    triggeredByImage: z.looseObject({ name: z.string().optional() }).optional(),
+    dockerStrategyOptions: z
+      .looseObject({ buildArgs: envList.optional(), noCache: z.boolean().optional() })
+      .optional(),
+    sourceStrategyOptions: z.looseObject({ incremental: z.boolean().optional() }).optional(),
+    binary: z.unknown().optional(),
+  },
+  { error: 'a BuildRequest must be an object' },
+);
+
+function parseBuildRequest(body: unknown): z.infer<typeof buildRequestBody> {
+  const result = buildRequestBody.safeParse(body);
+  if (result.success) return result.data;
+  const causes = result.error.issues.map((issue) => ({
+    field: issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('')
+      .replace(/^\./, '')
+      .replace(/\.\[/g, '['),
+    message: issue.message,
+  }));
+  const where = causes[0]!.field;
+  throw new InputError(`the BuildRequest is invalid: ${where ? `${where}: ` : ''}${causes[0]!.message}`, {
+    code: 400,
+    causes: causes.filter((c) => c.field !== ''),
+  });
+}
 
 export interface BuildRoutesDeps {
   store: ResourceStore;
@@ -26,15 +74,7 @@ export function buildRouter(deps: BuildRoutesDeps): Router {
   const router = Router();
 
   router.post(`${BASE}/buildconfigs/:name/instantiate`, async (req, res) => {
-    const body = (req.body ?? {}) as BuildRequest & { kind?: string; metadata?: { name?: string } };
-    if (typeof body !== 'object' || Array.isArray(body))
-      throw new InputError('a BuildRequest must be an object', { code: 400 });
-    if (body.kind !== undefined && body.kind !== 'BuildRequest') {
-      throw new InputError(`kind "${body.kind}" is not BuildRequest`, {
-        code: 400,
-        causes: [{ field: 'kind', message: 'must be BuildRequest' }],
-      });
-    }
+    const body = parseBuildRequest(req.body ?? {});
     if (body.metadata?.name !== undefined && body.metadata.name !== req.params.name) {
       throw new InputError(
         `metadata.name "${body.metadata.name}" does not match the BuildConfig in the URL`,
@@ -51,8 +91,9 @@ export function buildRouter(deps: BuildRoutesDeps): Router {
       });
     }
     // Only instantiatebinary may attach an upload.
-    const { binary: _ignored, ...request } = body;
-    const build = await deps.instantiate(req.params.ns!, req.params.name!, request);
+    const { binary: _ignored, kind: _kind, apiVersion: _apiVersion, metadata: _metadata, ...request } = body;
+    // The schema's optional fields are absent, never undefined, in what it returns.
+    const build = await deps.instantiate(req.params.ns!, req.params.name!, request as BuildRequest);
     res.status(201).json(build);
   });
 

@@ -3,10 +3,9 @@
  * Webhook routes get raw bodies (signatures are verified over the exact bytes); the API
  * takes JSON or YAML.
  */
-import express, { type Express, type RequestHandler, type Router } from 'express';
-import { parseAllDocuments } from 'yaml';
+import express, { type Express, type Router } from 'express';
 import type { SlipwayConfig } from '../core/config.js';
-import { InputError } from '../core/errors.js';
+import { UnavailableError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { httpRequests, metricsRegistry } from '../core/metrics.js';
 import type { Resource } from '../core/resource.js';
@@ -16,6 +15,7 @@ import type { BinaryInputStore } from '../store/binary-store.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { requireToken, type TokenStore } from './auth.js';
+import { apiBody, singleQueryValues } from './body.js';
 import { buildHooks } from './build-hooks.js';
 import { buildRouter } from './builds.js';
 import { errorMiddleware, sendStatus } from './errors.js';
@@ -31,34 +31,23 @@ export interface ServerDeps {
   tokens: TokenStore;
   logger: Logger;
   instantiate: (namespace: string, buildConfig: string, request: BuildRequest) => Promise<Resource>;
-  /** Answers true when Redis answers. */
-  ready: () => Promise<boolean>;
+  /**
+   * Why the server is not ready (Redis not answering), or undefined when it is. Must
+   * answer within about a second: /readyz waits for nothing longer.
+   */
+  notReady: () => Promise<string | undefined>;
+  /**
+   * Whether the Redis connection is up right now, answered without a round trip. API
+   * requests made while it is down get a 503 at once instead of waiting on retries.
+   */
+  redisConnected?: () => boolean;
   /** Routers that authenticate themselves (webhooks), mounted with raw bodies before the API. */
   publicRouters?: Router[];
   /** Further API routers (deployments), mounted behind the bearer token. */
   apiRouters?: Router[];
 }
 
-/** Parses `application/yaml` request bodies (one document) for the API. */
-const yamlBody: RequestHandler = (req, _res, next) => {
-  if (!/yaml/.test(req.headers['content-type'] ?? '')) return next();
-  let text = '';
-  req.setEncoding('utf8');
-  req.on('data', (c: string) => (text += c));
-  req.on('end', () => {
-    const docs = parseAllDocuments(text);
-    const first = Array.isArray(docs) ? docs[0] : undefined;
-    if (!first || first.errors.length > 0) {
-      return next(
-        new InputError(`the request body is not valid YAML: ${first?.errors[0]?.message ?? 'empty'}`, {
-          code: 400,
-        }),
-      );
-    }
-    req.body = first.toJS() as unknown;
-    next();
-  });
-};
+const REDIS_DOWN = 'Redis is not answering; the API cannot read or store anything until it is back';
 
 export function createApp(deps: ServerDeps): Express {
   const app = express();
@@ -75,23 +64,31 @@ export function createApp(deps: ServerDeps): Express {
 
   app.get('/healthz', (_req, res) => void res.type('text/plain').send('ok'));
   app.get('/readyz', async (_req, res) => {
-    const ok = await deps.ready().catch(() => false);
+    const why = await deps.notReady().catch((err: unknown) => `the readiness check failed: ${String(err)}`);
     res
-      .status(ok ? 200 : 503)
+      .status(why === undefined ? 200 : 503)
       .type('text/plain')
-      .send(ok ? 'ok' : 'redis is not answering');
+      .send(why ?? 'ok');
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metricsRegistry.contentType).send(await metricsRegistry.metrics());
   });
 
+  // While Redis is down nothing behind these paths can work: say so at once (503) rather
+  // than after the client's retries have waited out ioredis' own.
+  app.use((req, _res, next) => {
+    if (/^\/(apis?|webhooks)\//.test(req.path) && deps.redisConnected && !deps.redisConnected())
+      return next(new UnavailableError(REDIS_DOWN));
+    next();
+  });
   for (const router of deps.publicRouters ?? []) app.use(router);
   app.use(uiRouter());
 
   const api = express.Router();
   api.use(requireToken(deps.tokens));
-  api.use(express.json({ limit: '5mb', type: ['application/json', 'application/*+json'] }));
-  api.use(yamlBody);
+  api.use(singleQueryValues);
+  // Binary uploads read their own body, with their own limit.
+  api.use(apiBody({ skip: (path) => path.endsWith('/instantiatebinary') }));
   api.use(
     buildRouter({
       store: deps.store,
@@ -126,6 +123,6 @@ export function createApp(deps: ServerDeps): Express {
       `the server could not find the requested resource: ${req.method} ${req.path}`,
     ),
   );
-  app.use(errorMiddleware(deps.logger));
+  app.use(errorMiddleware(deps.logger, deps.redisConnected ? { redisConnected: deps.redisConnected } : {}));
   return app;
 }

@@ -35,6 +35,8 @@ export class UnauthorizedError extends SlipwayError {}
 export class ForbiddenError extends SlipwayError {}
 export class MethodNotAllowedError extends SlipwayError {}
 export class PayloadTooLargeError extends SlipwayError {}
+/** Something the request needs (Redis) is not answering: a 503, worth retrying later. */
+export class UnavailableError extends SlipwayError {}
 
 /** A failure that retrying cannot fix (BullMQ's UnrecoverableError, in Slipway's words). */
 export class UnrecoverableError extends SlipwayError {}
@@ -59,10 +61,10 @@ export const BuildReasons = {
   GenericBuildFailed: 'GenericBuildFailed',
   CannotRetrieveSecret: 'CannotRetrieveSecret',
   BuildPodExists: 'BuildPodExists',
-  // s2i's failure reasons, which OpenShift's builder reports verbatim as the Build's
-  // reason (openshift/builder sti.go convertS2IFailureType).
   // The build ran past spec.completionDeadlineSeconds (the build pod's DeadlineExceeded).
   DeadlineExceeded: 'DeadlineExceeded',
+  // s2i's failure reasons, which OpenShift's builder reports verbatim as the Build's
+  // reason (openshift/builder sti.go convertS2IFailureType).
   InstallScriptsFailed: 'InstallScriptsFailed',
   ScriptsFetchFailed: 'ScriptsFetchFailed',
   PullRuntimeImageFailed: 'PullRuntimeImageFailed',

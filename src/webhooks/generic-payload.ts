@@ -8,8 +8,9 @@
  *
  * in JSON or YAML; the body is optional.
  */
-import { parse as parseYaml } from 'yaml';
 import type { EnvVar, SourceRevision } from '../core/build-types.js';
+import { errorMessage } from '../core/errors.js';
+import { MAX_YAML_BYTES, parseJsonText, parseYamlText } from '../core/untrusted-input.js';
 import type { PushedRef } from '../triggers/types.js';
 import { commitReply, envNameMessage, refReply } from './payload-rules.js';
 import { arr, obj, str, type Json } from './request.js';
@@ -56,15 +57,24 @@ function envList(v: unknown): EnvVar[] {
 
 /** Decodes a generic payload body as JSON or YAML (`yaml` parses JSON too). */
 export function parseGenericBody(rawBody: Buffer, mediaType: 'json' | 'yaml'): GenericParse {
-  let data: unknown;
-  const text = rawBody.toString('utf8');
-  try {
-    data = mediaType === 'json' ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
+  // YAML reads slowly on the event loop: past its limit, a payload is refused unread.
+  if (mediaType === 'yaml' && rawBody.length > MAX_YAML_BYTES) {
     return {
       ok: false,
-      message: `the payload is not valid ${mediaType.toUpperCase()}: ${(err as Error).message}`,
+      message: `the YAML payload is larger than the limit of ${MAX_YAML_BYTES} bytes for YAML; send JSON instead`,
     };
+  }
+  let data: unknown;
+  const text = rawBody.toString('utf8');
+  // The shared parsers refuse what would hurt the server: nesting past the depth limit,
+  // YAML alias bombs and anchors used inside themselves (src/core/untrusted-input.ts).
+  try {
+    data =
+      mediaType === 'json'
+        ? parseJsonText(text, { what: 'the payload' })
+        : parseYamlText(text, { what: 'the payload' });
+  } catch (err) {
+    return { ok: false, message: errorMessage(err) };
   }
   const p = obj(data);
   if (data !== null && data !== undefined && !p) {

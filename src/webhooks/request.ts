@@ -6,6 +6,9 @@
  * wrapper around that (the shape of octokit/webhooks.js' middleware).
  */
 
+import { errorMessage } from '../core/errors.js';
+import { parseJsonText } from '../core/untrusted-input.js';
+
 /**
  * Bodies larger than this get 413. GitHub caps payloads at 25 MB and drops larger ones
  * (https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap), so
@@ -116,12 +119,15 @@ export function isJsonMediaType(type: string): boolean {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reply: WebhookReply };
 
-/** Parses a JSON body; a syntax error is a 400 that quotes the parser. */
+/**
+ * Parses a JSON body; a syntax error is a 400 that quotes the parser, and so is nesting
+ * past the depth limit (src/core/untrusted-input.ts), which no real payload comes near.
+ */
 export function parseJsonBody(rawBody: Buffer): Parsed<unknown> {
   try {
-    return { ok: true, value: JSON.parse(rawBody.toString('utf8')) as unknown };
+    return { ok: true, value: parseJsonText(rawBody.toString('utf8'), { what: 'the payload' }) };
   } catch (err) {
-    return { ok: false, reply: reply(400, `the payload is not valid JSON: ${(err as Error).message}`) };
+    return { ok: false, reply: reply(400, errorMessage(err)) };
   }
 }
 
