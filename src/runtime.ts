@@ -37,8 +37,8 @@ import { updateAnnotatedDeployments } from './strategies/kubernetes/image-trigge
 import { KubernetesTarget } from './strategies/kubernetes/kubernetes-target.js';
 import { createDeployTarget } from './strategies/targets.js';
 import { ReplicaMonitor } from './strategies/docker/replica-monitor.js';
-import { ReplicaStateStore } from './strategies/docker/replica-state.js';
 import { ReplicaReconciler } from './strategies/docker/reconciler.js';
+import { ReplicaStateStore } from './strategies/docker/replica-state.js';
 import { startRouter as startDeployRouter, type RouterHandle } from './strategies/router.js';
 import type { DeployTarget } from './strategies/target.js';
 import { startBuildConfigIndexing } from './triggers/buildconfig-index.js';
@@ -208,6 +208,30 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   return runtime;
 }
 
+/** How long /readyz waits for Redis to answer PING. */
+const READY_PING_MS = 1000;
+
+/** Why Redis cannot serve requests now, or undefined; never waits longer than READY_PING_MS. */
+async function redisNotReady(redis: Redis): Promise<string | undefined> {
+  // Without a connection a PING would sit in ioredis' offline queue until retries run out.
+  if (redis.status !== 'ready') return `Redis is not answering (connection ${redis.status})`;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`Redis did not answer PING within ${READY_PING_MS} ms`), READY_PING_MS);
+  });
+  try {
+    return await Promise.race([
+      redis.ping().then(
+        (pong) => (pong === 'PONG' ? undefined : `Redis answered PING with ${JSON.stringify(pong)}`),
+        (err: unknown) => `Redis is not answering: ${errorMessage(err)}`,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** How long `close()` waits for requests in flight (followed logs are cut after this). */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -272,7 +296,8 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     tokens: rt.tokens,
     logger: rt.logger,
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
-    ready: async () => (await rt.redis.ping()) === 'PONG',
+    notReady: () => redisNotReady(rt.redis),
+    redisConnected: () => rt.redis.status === 'ready',
     publicRouters: [webhooks.router],
     apiRouters: [
       deploymentRouter({
@@ -391,6 +416,8 @@ export interface DeploymentsHandle {
   worker: RolloutWorkerHandle;
   /** The local target's readiness prober; undefined on other targets. */
   monitor: ReplicaMonitor | undefined;
+  /** The local target's ReplicationController loop (replaces dead replicas); undefined on other targets. */
+  reconciler: ReplicaReconciler | undefined;
   close(): Promise<void>;
 }
 
@@ -416,11 +443,19 @@ export async function startDeployments(
         })
       : undefined;
   monitor?.start();
+  const reconciler =
+    rt.deployTarget instanceof DockerTarget
+      ? new ReplicaReconciler({
+          docker: rt.docker,
+          target: rt.deployTarget,
+          store: rt.store,
+          logger: rt.logger,
+        })
+      : undefined;
+  reconciler?.start();
   const apiUrl = options.apiUrl ?? rt.config.publicUrl ?? `http://${rt.config.listen}`;
   const worker = startRolloutWorker(
     {
-  /** The local target's ReplicationController loop (replaces dead replicas); undefined on other targets. */
-  reconciler: ReplicaReconciler | undefined;
       store: rt.store,
       target: rt.deployTarget,
       logs: rt.rolloutLogs,
@@ -447,24 +482,16 @@ export async function startDeployments(
     rollouts: rt.rollouts,
     logger: rt.logger,
     ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
-  const reconciler =
-    rt.deployTarget instanceof DockerTarget
-      ? new ReplicaReconciler({
-          docker: rt.docker,
-          target: rt.deployTarget,
-          store: rt.store,
-          logger: rt.logger,
-        })
-      : undefined;
-  reconciler?.start();
     onDelete: (ns, rc) => rt.rolloutLogs.deleteLog(ns, rc),
   });
   return {
     controller,
     worker,
     monitor,
+    reconciler,
     close: async () => {
       await controller.stop();
+      await reconciler?.stop();
       await worker.close();
       await monitor?.stop();
     },
@@ -483,5 +510,3 @@ export function startRouter(rt: Runtime): Promise<RouterHandle> {
     domain: rt.config.routerDomain,
   });
 }
-    reconciler,
-      await reconciler?.stop();
