@@ -38,7 +38,8 @@ export function commitProblem(commit: string): string | undefined {
 
 /**
  * git check-ref-format's rules (one-level names allowed, as a branch name like `main`
- * is), and no leading `-`, so that a ref can never be read as an option.
+ * is), and no `-` at the start of the ref or of any component (git's rule for branch
+ * names), so that a ref can never be read as an option.
  */
 export function gitRefProblem(ref: string): string | undefined {
   if (ref === '') return 'must not be empty';
@@ -55,6 +56,8 @@ export function gitRefProblem(ref: string): string | undefined {
   if (ref.endsWith('.')) return 'must not end with "."';
   for (const part of ref.split('/')) {
     if (part.startsWith('.')) return 'must not have a path component that starts with "."';
+    // git refuses branch names that start with "-" (`refs/heads/-x` would be one).
+    if (part.startsWith('-')) return 'must not have a path component that starts with "-"';
     if (part.endsWith('.lock')) return 'must not have a path component that ends with ".lock"';
   }
   return undefined;
