@@ -208,6 +208,30 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   return runtime;
 }
 
+/** How long /readyz waits for Redis to answer PING. */
+const READY_PING_MS = 1000;
+
+/** Why Redis cannot serve requests now, or undefined; never waits longer than READY_PING_MS. */
+async function redisNotReady(redis: Redis): Promise<string | undefined> {
+  // Without a connection a PING would sit in ioredis' offline queue until retries run out.
+  if (redis.status !== 'ready') return `Redis is not answering (connection ${redis.status})`;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`Redis did not answer PING within ${READY_PING_MS} ms`), READY_PING_MS);
+  });
+  try {
+    return await Promise.race([
+      redis.ping().then(
+        (pong) => (pong === 'PONG' ? undefined : `Redis answered PING with ${JSON.stringify(pong)}`),
+        (err: unknown) => `Redis is not answering: ${errorMessage(err)}`,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** How long `close()` waits for requests in flight (followed logs are cut after this). */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -272,7 +296,8 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     tokens: rt.tokens,
     logger: rt.logger,
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
-    ready: async () => (await rt.redis.ping()) === 'PONG',
+    notReady: () => redisNotReady(rt.redis),
+    redisConnected: () => rt.redis.status === 'ready',
     publicRouters: [webhooks.router],
     apiRouters: [
       deploymentRouter({
