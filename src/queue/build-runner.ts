@@ -443,12 +443,9 @@ async function execute(
           'FetchSourceFailed',
           'the uploaded binary input has expired or was never stored; start the build again',
         );
-      // Read once, then gone (and off the namespace's upload quota), whether it unpacks or not.
-      try {
-        await unpackBinarySource({ data, dir: sourceDir, asFile: spec.source.binary?.asFile, log: log.line });
-      } finally {
-        await deps.binaries.deleteBinary(binaryId);
-      }
+      // Gone (and off the namespace's upload quota) once the build ends, whatever the
+      // outcome (`finish`); not before, so a build handed back on shutdown can read it again.
+      await unpackBinarySource({ data, dir: sourceDir, asFile: spec.source.binary?.asFile, log: log.line });
     } else if (spec.source.git) {
       source = await fetchGitSource({
         uri: sourceUri ?? spec.source.git.uri,
@@ -678,6 +675,17 @@ async function finish(
   } finally {
     await ctx.log.close(phase);
   }
+  const binaryId = build.metadata.annotations?.['slipway.dev/binary-input'];
+  // Only this namespace's upload: an annotation naming another's must not delete it.
+  if (binaryId && (!binaryId.includes('/') || binaryId.startsWith(`${ctx.namespace}/`)))
+    await ctx.deps.binaries
+      .deleteBinary(binaryId)
+      .catch((err: unknown) =>
+        ctx.deps.logger.warn(
+          { err, build: `${ctx.namespace}/${ctx.name}` },
+          'could not delete the binary input',
+        ),
+      );
   const bcName = build.metadata.labels?.['openshift.io/build-config.name'];
   if (bcName) {
     await pruneBuildHistory({
