@@ -5,7 +5,7 @@
  * reachable), and the password is never in what `up` prints. A Redis already running
  * without a password is reported plainly.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -119,3 +119,58 @@ test('a Redis that wants a password Slipway does not have stops up with an error
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('`slipway up` starts its Redis with a password, serves on it, and never prints the password (the built CLI)', async () => {
+  const home = tempDir('slipway-up-home-');
+  const dataDir = join(home, 'data');
+  const redisPort = await freePort();
+  const listen = `127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, ['bin/slipway.js', 'up'], {
+    env: {
+      ...process.env,
+      HOME: home,
+      SLIPWAY_DATA_DIR: dataDir,
+      SLIPWAY_LISTEN: listen,
+      SLIPWAY_ROUTER_LISTEN: `127.0.0.1:${await freePort()}`,
+      SLIPWAY_REGISTRY: `127.0.0.1:${await freePort()}`,
+      SLIPWAY_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      SLIPWAY_ADMIN_TOKEN: `admin-${Math.random().toString(36).slice(2)}`,
+      SLIPWAY_LOG_LEVEL: 'silent',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  try {
+    // The server answers ready once it reached Redis with the password (pushing the builder
+    // images, which `up` does next, takes minutes on a fresh registry: not waited for).
+    await waitFor(
+      'the server up started to be ready',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`slipway up exited ${child.exitCode}:\n${out}`);
+        return (await fetch(`http://${listen}/readyz`).catch(() => undefined))?.status === 200;
+      },
+      90000,
+      200,
+    );
+    const password = readFileSync(join(dataDir, 'redis', 'password'), 'utf8').trim();
+    expect(out).toContain(`started redis-server on 127.0.0.1:${redisPort} (listening on 127.0.0.1 only`);
+    expect(out).not.toContain(password);
+    expect(cli(['-p', String(redisPort), 'ping'])).toMatch(/^NOAUTH/);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+    // `up` leaves Redis and the registry running for the next `up`: this test stops them.
+    for (const pidFile of [join(dataDir, 'redis', 'redis.pid'), join(dataDir, 'registry', 'registry.pid')]) {
+      try {
+        process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
+      } catch {
+        // not started, or already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    rmSync(home, { recursive: true, force: true });
+  }
+}, 120000);
