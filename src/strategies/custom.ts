@@ -7,6 +7,7 @@
  * a relay on the namespace's network, for the pod never runs on the host's network); it scales revisions through
  * `PUT /api/v1/namespaces/{ns}/replicationcontrollers/{name}/scale`. Its exit code decides.
  */
+import { SecretMasker } from '../core/redact.js';
 import { DeploymentFailure, type Strategy, type StrategyContext } from './strategy.js';
 
 /** How long the deployer's token lives when the strategy sets no activeDeadlineSeconds. */
@@ -22,6 +23,8 @@ async function runDeployerPod(
   const params = config.spec.strategy?.customParams ?? {};
   const ttl = config.spec.strategy?.activeDeadlineSeconds ?? CUSTOM_TOKEN_TTL_SECONDS;
   const access = await ctx.issueApiAccess(ttl);
+  const masker = new SecretMasker();
+  masker.add(access.token);
   const ns = to.metadata.namespace!;
   const env = [
     ...(params.environment ?? []),
@@ -46,9 +49,12 @@ async function runDeployerPod(
     },
     { signal: ctx.signal },
   );
-  for (const line of result.logs.split('\n').filter(Boolean)) ctx.log(`deployer: ${line}`);
+  // The deployer's token is a secret like any other: a deployer that prints it leaves `***`
+  // in the rollout log and the failure message.
+  const logs = masker.mask(result.logs);
+  for (const line of logs.split('\n').filter(Boolean)) ctx.log(`deployer: ${line}`);
   if (result.exitCode !== 0) {
-    const last = result.logs.trim().split('\n').pop() ?? '';
+    const last = logs.trim().split('\n').pop() ?? '';
     throw new DeploymentFailure(
       'CustomDeployerFailed',
       `the custom deployer for ${to.metadata.name} exited ${result.exitCode}${last ? `: ${last}` : ''}`,

@@ -155,10 +155,12 @@ test('an expired token is refused and gone from Redis', async () => {
 });
 
 test("a Custom deployer's token is revoked when its rollout ends", async () => {
-  // The deployer reports the hash of its token (never the token) and checks it works.
+  // The deployer reports the hash of its token, by which the test finds it in Redis.
   const script = [
     'h=$(printf %s "$SLIPWAY_TOKEN" | sha256sum | cut -c1-64)',
     'echo "token-hash=$h"',
+    // A careless deployer printing its token: the rollout log shows it masked.
+    'echo "raw=$SLIPWAY_TOKEN"',
     'exit 0',
   ].join('; ');
   await s.apiJson(
@@ -180,6 +182,7 @@ test("a Custom deployer's token is revoked when its rollout ends", async () => {
   const log = await (await s.api('GET', `${DC('cust')}/log`)).text();
   const hash = /token-hash=([0-9a-f]{64})/.exec(log)?.[1];
   expect(hash).toBeDefined();
+  expect(log).toContain('deployer: raw=***');
   expect(log).not.toContain('slw_');
   // sha256 hex of the token is what the store keys it by (hashToken).
   expect(await s.rt.redis.exists(`${s.rt.prefix}:token:${hash}`)).toBe(0);
