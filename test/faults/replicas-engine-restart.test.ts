@@ -108,7 +108,16 @@ beforeAll(async () => {
   await startEngine();
   // The image travels as a tarball: the private engine pulls from nowhere.
   execSync(`docker save ${IMAGE} | docker -H unix://${socket} load -q`, { stdio: 'ignore' });
-  s = await startSlipway({ workers: 0 });
+  // The API answers ReplicationControllers with live counts from the engine: it must read
+  // the private one too (the runtime's engine client follows DOCKER_HOST when it is made).
+  const before = process.env.DOCKER_HOST;
+  process.env.DOCKER_HOST = `unix://${socket}`;
+  try {
+    s = await startSlipway({ workers: 0 });
+  } finally {
+    if (before === undefined) delete process.env.DOCKER_HOST;
+    else process.env.DOCKER_HOST = before;
+  }
   worker = await spawnWorker({
     redisUrl: s.redis.url,
     registry: s.registry.host,
@@ -191,15 +200,23 @@ afterAll(async () => {
     console.log(
       `engine restart: router served both replicas again ${Date.now() - stopped} ms after the stop`,
     );
+    let last: unknown;
     await waitFor(
       'web-1 status to count two live, ready replicas',
       async () => {
         const st = (await s.apiJson('GET', RC('web-1'))).status as Record<string, number> | undefined;
+        last = st;
         return st?.replicas === 2 && st.readyReplicas === 2;
       },
       30000,
       250,
-    );
+    ).catch(async (err: unknown) => {
+      const containers = await replicaContainers(engine, ns, 'web-1');
+      console.log(
+        JSON.stringify({ last, containers: containers.map((c) => [c.Id.slice(0, 12), c.State, c.Status]) }),
+      );
+      throw err;
+    });
     // The DeploymentConfig's status comes from its controller's resync (30 s).
     await waitFor(
       'the DeploymentConfig to report two ready replicas',

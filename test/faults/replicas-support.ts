@@ -4,6 +4,7 @@
  * monitor, reconciler and router each), and views of the engine's replica containers.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Resource } from '../../src/core/resource.js';
@@ -42,7 +43,12 @@ export async function spawnWorker(options: {
   };
   if (options.dockerHost) env.DOCKER_HOST = options.dockerHost;
   else delete env.DOCKER_HOST;
-  const child = spawn(process.execPath, ['bin/slipway.js', 'worker'], { env, stdio: 'ignore' });
+  // SLIPWAY_TEST_WORKER_LOG=<file>: the workers' logs, for a failure to be read afterwards.
+  const logFile = process.env.SLIPWAY_TEST_WORKER_LOG;
+  if (logFile) env.SLIPWAY_LOG_LEVEL = 'debug';
+  const out = logFile ? openSync(logFile, 'a') : 'ignore';
+  const bin = process.env.REPLICAS_TEST_BIN ?? 'bin/slipway.js';
+  const child = spawn(process.execPath, [bin, 'worker'], { env, stdio: ['ignore', out, out] });
   const routerUrl = `http://127.0.0.1:${port}`;
   await waitFor(
     `worker ${child.pid}'s router on ${port}`,

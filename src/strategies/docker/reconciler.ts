@@ -28,6 +28,22 @@ export interface ReplicaReconcilerOptions {
   resyncMs?: number;
 }
 
+/**
+ * Rejects when `work` has not settled within `ms`. The engine's API has no timeouts of its
+ * own: a call caught by an engine restart can stay unanswered, and a loop awaiting it would
+ * stop for good. The abandoned call is left to settle (or not) on its own.
+ */
+export function deadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Longest a resync or one revision's repair may take before the loop goes on without it. */
+const PASS_DEADLINE_MS = 60_000;
+
 interface DockerEvent {
   Type?: string;
   Action?: string;
@@ -54,7 +70,7 @@ export class ReplicaReconciler {
     this.listen();
     const loop = (): void => {
       this.timer = setTimeout(() => {
-        void this.track(this.resync())
+        void this.track(deadline(this.resync(), PASS_DEADLINE_MS, 'replica reconciler resync'))
           .catch((err: unknown) =>
             this.options.logger.warn({ err: errorMessage(err) }, 'replica reconciler: resync failed'),
           )
@@ -118,11 +134,12 @@ export class ReplicaReconciler {
       key,
       setTimeout(() => {
         this.pending.delete(key);
-        void this.track(this.heal(namespace, revision)).catch((err: unknown) =>
-          this.options.logger.warn(
-            { revision: key, err: errorMessage(err) },
-            'replica reconciler: repair failed',
-          ),
+        void this.track(deadline(this.heal(namespace, revision), PASS_DEADLINE_MS, `repair of ${key}`)).catch(
+          (err: unknown) =>
+            this.options.logger.warn(
+              { revision: key, err: errorMessage(err) },
+              'replica reconciler: repair failed',
+            ),
         );
       }, delayMs),
     );
@@ -160,8 +177,9 @@ export class ReplicaReconciler {
         }
         this.events = stream;
         // Events missed while disconnected (an engine restart) are made up by a resync.
-        void this.track(this.resync()).catch((err: unknown) =>
-          this.options.logger.warn({ err: errorMessage(err) }, 'replica reconciler: resync failed'),
+        void this.track(deadline(this.resync(), PASS_DEADLINE_MS, 'replica reconciler resync')).catch(
+          (err: unknown) =>
+            this.options.logger.warn({ err: errorMessage(err) }, 'replica reconciler: resync failed'),
         );
         let buffered = '';
         stream.on('data', (chunk: Buffer) => {

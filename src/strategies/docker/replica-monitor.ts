@@ -18,6 +18,7 @@ import type { ResourceStore } from '../../store/resource-store.js';
 import type { ReplicationController } from '../target.js';
 import { REPLICATION_CONTROLLER } from './docker-target.js';
 import { PROBE_DEFAULTS, runProbe } from './probes.js';
+import { deadline } from './reconciler.js';
 import { DOCKER_LABELS, replicaCondition, type ReplicaProbes } from './replicas.js';
 import type { ReplicaState, ReplicaStateStore } from './replica-state.js';
 
@@ -60,6 +61,8 @@ export class ReplicaMonitor {
   private lastStatusSync = 0;
   private readonly tickMs: number;
   private readonly leaseMs: number;
+  /** What the current tick is doing (logged when it fails or stalls). */
+  private phase = 'idle';
 
   constructor(private readonly options: ReplicaMonitorOptions) {
     this.tickMs = options.tickMs ?? 250;
@@ -72,8 +75,12 @@ export class ReplicaMonitor {
 
   start(): void {
     const loop = (): void => {
-      this.ticking = this.tick()
-        .catch((err: unknown) => this.options.logger.warn({ err }, 'replica monitor tick failed'))
+      // Bounded: an engine call caught by an engine restart may never answer, and an unbounded
+      // tick would stop the monitor (and every readiness and status update) for good.
+      this.ticking = deadline(this.tick(), Math.max(10_000, this.leaseMs * 3), 'replica monitor tick')
+        .catch((err: unknown) =>
+          this.options.logger.warn({ err, phase: this.phase }, 'replica monitor tick failed'),
+        )
         .finally(() => {
           if (this.timer !== undefined) this.timer = setTimeout(loop, this.tickMs);
         });
@@ -116,12 +123,14 @@ export class ReplicaMonitor {
 
   private async tick(): Promise<void> {
     const wasLeader = this.leader;
+    this.phase = 'lease';
     this.leader = await this.holdLease();
     if (!this.leader) {
       this.tracked.clear();
       return;
     }
     const { docker, states } = this.options;
+    this.phase = 'list containers';
     const containers = await docker.listContainers({
       all: true,
       filters: { label: [`${DOCKER_LABELS.managed}=replica`] },
@@ -183,7 +192,9 @@ export class ReplicaMonitor {
       if (configured.liveness && this.due(t.liveness, configured.liveness, t.startedAt, now))
         probes.push(this.probeLiveness(t, c, configured.liveness));
     }
+    this.phase = 'probes';
     await Promise.all(probes);
+    this.phase = 'write states';
     for (const id of [...this.tracked.keys()]) if (!seen.has(id)) this.tracked.delete(id);
     const gone = [...stored.keys()].filter((id) => !seen.has(id));
     const known = await states.list();
@@ -203,6 +214,7 @@ export class ReplicaMonitor {
     await states.put(changed);
     if (now - this.lastStatusSync > 2000) {
       this.lastStatusSync = now;
+      this.phase = 'revision status';
       await this.syncRevisionStatus();
     }
   }
@@ -322,7 +334,9 @@ export class ReplicaMonitor {
           ...obj,
           status,
         }))
-        .catch(() => undefined); // deleted meanwhile
+        .catch((err: unknown) =>
+          this.options.logger.debug({ err, revision: rc.metadata.name }, 'revision status not written'),
+        ); // deleted meanwhile, most likely
     }
   }
 }
