@@ -71,8 +71,8 @@ async function startEngine(): Promise<void> {
       '--iptables=false',
       '--ip6tables=false',
       '--ip-masq=false',
-      '--default-address-pool',
-      `base=10.213.0.0/16,size=24`,
+      // No --default-address-pool either: an engine restarted with one deletes the
+      // host's `docker0` as a stale default bridge.
       '--containerd-namespace',
       `slipway-test-${run}`,
       '--containerd-plugins-namespace',
