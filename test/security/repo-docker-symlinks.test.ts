@@ -110,3 +110,20 @@ test('links that stay inside the checkout still build, and a link to a host file
   expect(out).toContain(`host-link -> ${secret.path}`);
   expect(out).not.toContain(secret.content);
 });
+
+test('a dockerfilePath that links out of the contextDir (but not out of the checkout) is refused by name', async () => {
+  const repo = hostileRepo({
+    'other/Dockerfile': `FROM ${BASE_IMAGE}\n`,
+    'app/docker': { symlink: '../other' },
+    'app/README.md': 'hi\n',
+  });
+  const { status } = await build(
+    'outside-context',
+    { git: { uri: repo.url, ref: 'main' }, contextDir: 'app' },
+    { dockerfilePath: 'docker/Dockerfile' },
+  );
+  expect([status.phase, status.reason]).toEqual(['Failed', 'ManageDockerfileFailed']);
+  expect(status.message).toContain(
+    'dockerfilePath "docker/Dockerfile" leads outside the context directory "app", which is all the Docker engine receives',
+  );
+});

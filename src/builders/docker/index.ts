@@ -3,7 +3,7 @@
  * engine's output streamed into the build log line by line.
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { relative, sep } from 'node:path';
+import { isAbsolute, relative, sep } from 'node:path';
 import tar from 'tar-fs';
 import { envNameProblem, quoteValue } from '../../core/build-input-rules.js';
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
@@ -67,8 +67,16 @@ function prepareDockerfile(input: BuilderInput): string {
       ...Object.fromEntries((spec.output?.imageLabels ?? []).map((l) => [l.name, l.value ?? ''])),
     },
   });
+  const inContext = relative(realpathSync(contextDir), target.location);
+  if (inContext === '' || inContext.startsWith(`..${sep}`) || isAbsolute(inContext)) {
+    // Inside the checkout but through a link out of the context: the engine gets only the context.
+    throw new BuildFailure(
+      'ManageDockerfileFailed',
+      `dockerfilePath ${JSON.stringify(dockerfilePath)} leads outside the context directory "${spec.source.contextDir ?? '.'}", which is all the Docker engine receives`,
+    );
+  }
   replaceCheckoutFile(target, edited);
-  return relative(realpathSync(contextDir), target.location).split(sep).join('/');
+  return inContext.split(sep).join('/');
 }
 
 /** Splits a chunked byte stream of newline-delimited JSON into messages. */
