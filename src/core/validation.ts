@@ -60,6 +60,8 @@ const GIT_URI = /^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/;
  * is checked on write and again by the worker before it runs git.
  */
 export function isAllowedGitUri(uri: string, allowFileSources: boolean): boolean {
+  // A host or user that starts with "-" would reach ssh as an option (git blocks it too).
+  if (/^-|^[a-z+]+:\/\/-/i.test(uri)) return false;
   return GIT_URI.test(uri) && (allowFileSources || !uri.startsWith('file://'));
 }
 
@@ -74,7 +76,7 @@ function semanticCauses(kind: string, obj: Resource, options: ValidateOptions): 
   if (uri !== undefined) {
     // Messages show the URI redacted: a refused URI may carry the very password refused.
     const shown = redactUri(uri);
-    if (!GIT_URI.test(uri)) {
+    if (!isAllowedGitUri(uri, true)) {
       causes.push({
         field: 'spec.source.git.uri',
         message: `"${shown}" uses a transport Slipway does not allow; use https, ssh (or user@host:path) or git`,

@@ -13,7 +13,8 @@ import {
 import { editDockerfile } from '../../src/builders/docker/dockerfile.js';
 import { BuildFailure } from '../../src/core/errors.js';
 import { lookupKind } from '../../src/core/resource.js';
-import { validateResource } from '../../src/core/validation.js';
+import { isAllowedGitUri, validateResource } from '../../src/core/validation.js';
+import { allowedProtocols, submoduleUrlProblem } from '../../src/builders/source/git-source.js';
 import { parseGenericBody } from '../../src/webhooks/generic-payload.js';
 import { parseGitHubPush } from '../../src/webhooks/github-payload.js';
 import { parseGitLabPush } from '../../src/webhooks/gitlab-payload.js';
@@ -233,5 +234,24 @@ describe('webhook payloads', () => {
       },
     });
     expect(d).toEqual({ build: false, reason: expect.stringContaining('commit "--upload-pack=x"') });
+  });
+});
+
+describe('source and submodule URLs', () => {
+  it('refuses a host or user that would reach ssh as an option', () => {
+    expect(isAllowedGitUri('ssh://-oProxyCommand=touch%20x/repo', false)).toBe(false);
+    expect(isAllowedGitUri('-oProxyCommand=x@host:repo', false)).toBe(false);
+    expect(isAllowedGitUri('ssh://git@host/repo.git', false)).toBe(true);
+    expect(isAllowedGitUri('git@github.com:o/r.git', false)).toBe(true);
+  });
+  it('lets submodules use the source transports and relative URLs, nothing else', () => {
+    expect(submoduleUrlProblem('../lib.git', false)).toBeUndefined();
+    expect(submoduleUrlProblem('https://host/lib.git', false)).toBeUndefined();
+    expect(submoduleUrlProblem('ext::sh -c touch% /tmp/x', false)).toContain('transport');
+    expect(submoduleUrlProblem('file:///srv/lib.git', false)).toContain('SLIPWAY_ALLOW_FILE_SOURCES');
+    expect(submoduleUrlProblem('file:///srv/lib.git', true)).toBeUndefined();
+    expect(submoduleUrlProblem('--upload-pack=x', true)).toBe('starts with "-"');
+    expect(allowedProtocols(false)).toBe('https:http:ssh:git');
+    expect(allowedProtocols(true)).toBe('https:http:ssh:git:file');
   });
 });
