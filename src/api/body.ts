@@ -34,7 +34,7 @@ export function parseBody(raw: Buffer, contentType: string): unknown {
   }
   if (raw.length > MAX_YAML_BYTES) {
     throw new PayloadTooLargeError(
-      `the YAML request body is larger than the limit of ${MAX_YAML_BYTES} bytes (1 MiB) for YAML; send JSON (limit ${MAX_API_BODY_BYTES} bytes) instead`,
+      `the YAML request body is larger than the limit of ${MAX_YAML_BYTES} bytes (${MAX_YAML_BYTES / 1024} KiB) for YAML; send JSON (limit ${MAX_API_BODY_BYTES} bytes) instead`,
     );
   }
   const text = raw.toString('utf8');

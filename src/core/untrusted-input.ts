@@ -7,7 +7,18 @@
  * value that JSON.stringify and every walk choke on). The parsers here refuse those with
  * an InputError (400) whose message names the limit; see docs/limits.md.
  */
-import { Composer, Lexer, LineCounter, Parser, type CST } from 'yaml';
+import {
+  Composer,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  Lexer,
+  LineCounter,
+  Parser,
+  type CST,
+  type Document,
+} from 'yaml';
 import { InputError } from './errors.js';
 
 /** Nesting deeper than this is refused; Kubernetes objects are a dozen levels deep. */
@@ -21,10 +32,10 @@ export const MAX_YAML_ALIASES = 100;
 /**
  * The largest YAML text a server reads from a request. The `yaml` package reads about a
  * hundred times slower than JSON.parse (5 MB of YAML took 35 s on a busy 2-core machine,
- * the same in JSON 0.4 s), and it runs on the event loop: past this size YAML would let
- * one request stall every other. JSON keeps the larger body limit.
+ * the same data as JSON 0.4 s), and it runs on the event loop: past this size one YAML
+ * request would stall every other. A manifest is a few KB; JSON keeps the larger limit.
  */
-export const MAX_YAML_BYTES = 1024 * 1024;
+export const MAX_YAML_BYTES = 256 * 1024;
 
 export interface ParseLimits {
   maxDepth?: number;
@@ -180,6 +191,27 @@ function syntaxTree(
   return tokens;
 }
 
+/** The first key repeated within one map of a document, found in one pass. */
+function duplicateKey(doc: Document.Parsed): { key: string; offset: number } | undefined {
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        if (isScalar(pair.key)) {
+          const key = String(pair.key.value);
+          if (seen.has(key)) return { key, offset: pair.key.range?.[0] ?? 0 };
+          seen.add(key);
+        } else stack.push(pair.key);
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) for (const item of node.items) stack.push(item);
+  }
+  return undefined;
+}
+
 /**
  * Every document of a YAML stream as plain values (empty documents as null), with the
  * depth limit (checked on the syntax tree first, then on the values), the alias limit and
@@ -194,7 +226,17 @@ export function parseYamlDocuments(text: string, options: ParseLimits & { what?:
     const lines = new LineCounter();
     const tokens = syntaxTree(text, { lines, maxDepth, what });
     if (cstDepth(tokens, maxDepth) > maxDepth) throw tooDeep(what, maxDepth);
-    for (const doc of new Composer().compose(tokens)) {
+    // The package's own duplicate-key check compares each key with every earlier one of
+    // its map: 60 KB of `{"k":1,"k":1,…}` took seconds. duplicateKey does it in one pass.
+    for (const doc of new Composer({ uniqueKeys: false }).compose(tokens)) {
+      const duplicate = duplicateKey(doc);
+      if (duplicate) {
+        const at = lines.linePos(duplicate.offset);
+        throw new InputError(
+          `${what} is not valid YAML: the key ${JSON.stringify(duplicate.key).slice(0, 100)} appears twice in one map at line ${at.line}, column ${at.col}`,
+          { code: 400 },
+        );
+      }
       const error = doc.errors[0];
       if (error) {
         const at = lines.linePos(error.pos[0]);
