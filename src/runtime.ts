@@ -11,6 +11,9 @@ import { deploymentRouter } from './api/deployments.js';
 import { createApp } from './api/server.js';
 import { webhookRouter } from './api/webhook-routes.js';
 import { dockerBuilder } from './builders/docker/index.js';
+import { sweepBuildLeftovers } from './builders/build-scope.js';
+import { isTerminal } from './core/build-phase.js';
+import type { BuildPhase } from './core/build-types.js';
 import { sourceBuilder } from './builders/sti/index.js';
 import { parseHostPort, redactUrlCredentials, type SlipwayConfig } from './core/config.js';
 import { errorMessage } from './core/errors.js';
@@ -19,7 +22,7 @@ import type { Resource } from './core/resource.js';
 import { BuildQueue } from './queue/build-queue.js';
 import { startBuildWorker, type BuildWorkerHandle } from './queue/build-worker.js';
 import { cancelSupersededBuilds } from './queue/cancel.js';
-import { BUILD_CONFIG, instantiateBuild, type BuildRequest } from './queue/instantiate.js';
+import { BUILD, BUILD_CONFIG, instantiateBuild, type BuildRequest } from './queue/instantiate.js';
 import {
   onDeploymentImageChange as rollOutImageChange,
   RolloutQueue,
@@ -347,6 +350,22 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
 
 export function startWorker(rt: Runtime): BuildWorkerHandle {
   const { config, logger } = rt;
+  // What ended builds left in this engine (a worker here died mid-build, another ended it).
+  void sweepBuildLeftovers(rt.docker, {
+    isLive: async ({ namespace, name }) => {
+      const build = await rt.store.get(BUILD, namespace, name);
+      return build !== undefined && !isTerminal((build.status as { phase?: BuildPhase } | undefined)?.phase);
+    },
+  }).then(
+    (swept) => {
+      if (swept.length > 0)
+        logger.info(
+          { builds: swept.map((b) => `${b.namespace}/${b.name}`) },
+          'removed what ended builds left',
+        );
+    },
+    (err: unknown) => logger.warn({ err }, 'could not sweep what ended builds left'),
+  );
   // Commit statuses only with a token: without one there is nothing to authenticate as.
   const statuses = config.githubToken
     ? new CommitStatusPublisher(

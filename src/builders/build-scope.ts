@@ -125,3 +125,46 @@ export async function removeBuildLeftovers(docker: Docker, build: BuildIdentity)
     });
   return problems;
 }
+
+const CONTAINER_NAME = /^\/?slipway-build_([a-z0-9-]+)_([a-z0-9.-]+)_/;
+const TAG_NAME = /^slipway-build\/([a-z0-9-]+)\/([a-z0-9.-]+):latest$/;
+
+/** A build's identity from its container name or tag; undefined when the name was shortened by a hash. */
+function identityFrom(re: RegExp, text: string, shortenedAt: number): BuildIdentity | undefined {
+  const m = re.exec(text);
+  if (!m || m[2]!.length >= shortenedAt) return undefined;
+  return { namespace: m[1]!, name: m[2]! };
+}
+
+export interface SweepOptions {
+  /** Whether the build may still be running somewhere (it exists and has not ended). */
+  isLive(build: BuildIdentity): Promise<boolean>;
+}
+
+/**
+ * Removes what builds that have ended (or are gone) left in this engine: run when a worker
+ * starts, for an engine whose worker died and whose builds another worker, on another
+ * engine, ended. A build still live is never touched. Returns the builds swept.
+ */
+export async function sweepBuildLeftovers(docker: Docker, options: SweepOptions): Promise<BuildIdentity[]> {
+  const found = new Map<string, BuildIdentity>();
+  for (const c of await docker.listContainers({ all: true, filters: { name: ['slipway-build_'] } })) {
+    for (const n of c.Names) {
+      const id = identityFrom(CONTAINER_NAME, n, 120);
+      if (id) found.set(`${id.namespace}/${id.name}`, id);
+    }
+  }
+  for (const image of await docker.listImages({ filters: { reference: ['slipway-build/*/*'] } })) {
+    for (const t of image.RepoTags ?? []) {
+      const id = identityFrom(TAG_NAME, t, 180);
+      if (id) found.set(`${id.namespace}/${id.name}`, id);
+    }
+  }
+  const swept: BuildIdentity[] = [];
+  for (const build of found.values()) {
+    if (await options.isLive(build)) continue;
+    await removeBuildLeftovers(docker, build);
+    swept.push(build);
+  }
+  return swept;
+}

@@ -8,7 +8,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
+import { removeBuildLeftovers } from '../../src/builders/build-scope.js';
 import type { Resource } from '../../src/core/resource.js';
+import { BUILD as BUILD_KIND } from '../../src/queue/instantiate.js';
 import { BASE_IMAGE, freePort, waitFor } from '../support/stack.js';
 import { BC_PATH, BUILD_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 
@@ -235,5 +237,44 @@ test('a build whose worker was SIGKILLed: the worker that ends it removes its co
     expect(await namedForBuild(name)).toEqual({ containers: [], tag: false });
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test('a worker starting sweeps what ended or deleted builds left in its engine, and leaves live builds alone', async () => {
+  for (const w of s.workers.splice(0)) await w.close();
+  const base = docker.getImage(BASE_IMAGE);
+  const leave = async (build: string): Promise<void> => {
+    await base.tag({ repo: `slipway-build/${ns}/${build}`, tag: 'latest' });
+    const c = await docker.createContainer({
+      name: `slipway-build_${ns}_${build}_${randomUUID().slice(0, 6)}`,
+      Image: BASE_IMAGE,
+      Cmd: ['sleep', '120'],
+    });
+    await c.start();
+  };
+  // gone-1 has no Build (its engine's worker died, the Build was deleted since); live-1 runs.
+  await leave('gone-1');
+  await leave('live-1');
+  await s.rt.store.create(BUILD_KIND, {
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'Build',
+    metadata: { name: 'live-1', namespace: ns },
+    spec: { source: { type: 'Dockerfile', dockerfile: 'FROM x' }, strategy: { type: 'Docker' } },
+    status: { phase: 'Running' },
+  });
+  try {
+    s.startWorker();
+    await waitFor(
+      'gone-1 to be swept',
+      async () => {
+        const left = await namedForBuild('gone-1');
+        return left.containers.length === 0 && !left.tag;
+      },
+      30000,
+    );
+    const live = await namedForBuild('live-1');
+    expect([live.containers.length, live.tag]).toEqual([1, true]);
+  } finally {
+    await removeBuildLeftovers(docker, { namespace: ns, name: 'live-1' });
   }
 });
