@@ -9,5 +9,6 @@ export default {
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/kube-teardown.ts',
   testTimeout: 120000,
 };

@@ -33,6 +33,12 @@ export const configSchema = z.object({
   httpsProxy: z.string().optional(),
   noProxy: z.string().optional(),
   kubeconfig: z.string().optional(),
+  /**
+   * Kubernetes target: Custom deployer pods run with hostNetwork, so that they reach a
+   * Slipway API and a Kubernetes API listening on the node's loopback (a single-node test
+   * cluster such as the kit). Off: they use the pod network, as on a real cluster.
+   */
+  kubeDeployerHostNetwork: bool.default(false),
   workerConcurrency: int.default(2),
   allowFileSources: bool.default(false),
   /**

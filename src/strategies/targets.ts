@@ -29,13 +29,17 @@ export type DeployTargetDeps = DockerTargetOptions & { env?: NodeJS.ProcessEnv }
  * when a cluster was asked for.
  */
 export function createDeployTarget(
-  config: Pick<SlipwayConfig, 'kubeconfig'>,
+  config: Pick<SlipwayConfig, 'kubeconfig'> & Partial<Pick<SlipwayConfig, 'kubeDeployerHostNetwork'>>,
   deps: DeployTargetDeps,
 ): DeployTarget {
   const env = deps.env ?? process.env;
   if (deployTargetKind(config, env) === 'kubernetes') {
     const kubeConfig = loadKubeConfig({ kubeconfig: config.kubeconfig, env });
-    return new KubernetesTarget({ kubeConfig, logger: deps.logger });
+    return new KubernetesTarget({
+      kubeConfig,
+      logger: deps.logger,
+      deployerHostNetwork: config.kubeDeployerHostNetwork ?? false,
+    });
   }
   const { env: _env, ...docker } = deps;
   return new DockerTarget(docker);

@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 
 export default function globalSetup(): void {
+  // One id per run: the cluster tests' files share one registry under it (test/support/kube-cluster.ts).
+  process.env.SLIPWAY_KUBE_RUN_ID ??= String(process.pid);
   try {
     execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'pipe' });
   } catch {

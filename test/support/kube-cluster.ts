@@ -9,7 +9,7 @@
  * the `slipway` ServiceAccount bound only to that Role (TokenRequest API); the admin
  * credentials are only used by the tests to set up and to read back what happened.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
@@ -32,7 +32,8 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { BASE_IMAGE, startRegistry, tempDir, waitFor, type RegistryHandle } from './stack.js';
+import { sharedRegistryFile, sharedRegistryState } from './kube-teardown.js';
+import { BASE_IMAGE, freePort, tempDir, waitFor, type RegistryHandle } from './stack.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The kit lives beside the repository, in CI and on a developer's machine alike. */
@@ -125,18 +126,52 @@ export function registerRegistryWithNodes(host: string): void {
 }
 
 /**
- * The registry the test pushes to and the nodes pull from: SLIPWAY_TEST_REGISTRY (host:port,
- * reachable from the test and from the nodes, plain HTTP, no credentials) when given,
- * else a docker-registry started on loopback and registered with the kit's nodes.
+ * The registry the tests push to and the nodes pull from: SLIPWAY_TEST_REGISTRY (host:port,
+ * reachable from the test and from the nodes, plain HTTP, no credentials) when given; else
+ * one docker-registry on loopback for the whole test run, registered with the kit's nodes.
+ * It is shared by the test files of one run (SLIPWAY_KUBE_RUN_ID, set by the global
+ * set-up) so that each layer is pushed, and pulled by the kubelet, once; the global
+ * teardown stops it (`stopSharedRegistry`).
  */
 export async function nodeRegistry(): Promise<RegistryHandle> {
   const given = process.env.SLIPWAY_TEST_REGISTRY;
-  if (given) {
-    return { host: given, port: Number(given.split(':').pop()), stop: async () => undefined };
+  const keep = async (): Promise<void> => undefined;
+  if (given) return { host: given, port: Number(given.split(':').pop()), stop: keep };
+  const state = sharedRegistryState();
+  if (state && (await registryAnswers(state.port))) return { host: state.host, port: state.port, stop: keep };
+  const port = await freePort();
+  const dir = tempDir('slipway-kube-registry-');
+  writeFileSync(
+    join(dir, 'config.yml'),
+    [
+      'version: 0.1',
+      'log: { level: error }',
+      'storage:',
+      `  filesystem: { rootdirectory: ${join(dir, 'data')} }`,
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
+  );
+  // Detached: it outlives this test file and is stopped by the global teardown.
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  child.unref();
+  await waitFor('the test registry', () => registryAnswers(port));
+  const host = `127.0.0.1:${port}`;
+  writeFileSync(sharedRegistryFile(), JSON.stringify({ host, port, pid: child.pid, dir }));
+  registerRegistryWithNodes(host);
+  return { host, port, stop: keep };
+}
+
+async function registryAnswers(port: number): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/v2/`)).status === 200;
+  } catch {
+    return false;
   }
-  const registry = await startRegistry();
-  registerRegistryWithNodes(registry.host);
-  return registry;
 }
 
 /** A static busybox (httpd, wget, sh): the kit's own, or Debian's busybox-static. */
@@ -315,4 +350,85 @@ export async function listPods(admin: AdminClients, namespace: string, selector?
 
 export function podReady(pod: V1Pod): boolean {
   return Boolean(pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
+/**
+ * A Custom-strategy deployer that does the rollout itself through the Kubernetes API, as
+ * OpenShift's deployer does: with its pod's ServiceAccount token and CA it scales the new
+ * revision ($OPENSHIFT_DEPLOYMENT_NAME) to $SLIPWAY_DESIRED_REPLICAS through the `scale`
+ * subresource, waits until the RC reports that many ready replicas, and scales the previous
+ * one ($SLIPWAY_PREVIOUS_DEPLOYMENT) to 0. DEPLOYER_FAIL=msg makes it exit 5 with that message.
+ */
+const DEPLOYER_JS = `
+const fs = require('fs');
+const https = require('https');
+const SA = '/var/run/secrets/kubernetes.io/serviceaccount';
+const token = fs.readFileSync(SA + '/token', 'utf8').trim();
+const ca = fs.readFileSync(SA + '/ca.crt');
+const env = process.env;
+const ns = env.OPENSHIFT_DEPLOYMENT_NAMESPACE;
+const name = env.OPENSHIFT_DEPLOYMENT_NAME;
+function call(method, path, body) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: env.KUBERNETES_SERVICE_HOST, port: env.KUBERNETES_SERVICE_PORT, method, path, ca,
+        headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } },
+      (res) => { let data = ''; res.on('data', (c) => (data += c)); res.on('end', () => {
+        if (res.statusCode >= 300) reject(new Error(method + ' ' + path + ': ' + res.statusCode + ' ' + data));
+        else resolve(JSON.parse(data)); }); });
+    req.on('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
+async function scale(rc, replicas) {
+  const path = '/api/v1/namespaces/' + ns + '/replicationcontrollers/' + rc + '/scale';
+  const current = await call('GET', path);
+  current.spec.replicas = replicas;
+  await call('PUT', path, current);
+  console.log('scaled ' + rc + ' to ' + replicas);
+}
+(async () => {
+  const who = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub;
+  console.log('deploying ' + name + ' in ' + ns + ' as ' + who);
+  if (env.DEPLOYER_FAIL) { console.log(env.DEPLOYER_FAIL); process.exit(5); }
+  const want = Number(env.SLIPWAY_DESIRED_REPLICAS);
+  await scale(name, want);
+  for (let i = 0; ; i++) {
+    const rc = await call('GET', '/api/v1/namespaces/' + ns + '/replicationcontrollers/' + name);
+    if ((rc.status.readyReplicas || 0) >= want) break;
+    if (i > 240) throw new Error(name + ' not ready after 120s');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  console.log(name + ' has ' + want + ' ready replicas');
+  if (env.SLIPWAY_PREVIOUS_DEPLOYMENT) await scale(env.SLIPWAY_PREVIOUS_DEPLOYMENT, 0);
+})().catch((err) => { console.log('deployer failed: ' + err.message); process.exit(1); });
+`;
+
+/** The deployer image (Node from Slipway's nodejs builder image, itself FROM the base image), pushed by digest. */
+export function buildDeployerImage(registry: RegistryHandle): { image: string; remove(): void } {
+  const ctx = mkdtempSync(join(tmpdir(), 'slipway-kube-deployer-'));
+  const tag = `${registry.host}/slipway-kube-test/deployer:1`;
+  try {
+    writeFileSync(join(ctx, 'deploy.js'), DEPLOYER_JS);
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      [
+        `FROM ${process.env.SLIPWAY_NODEJS_BUILDER ?? 'slipway/s2i-nodejs:latest'}`,
+        'COPY deploy.js /deploy.js',
+        'ENTRYPOINT []',
+        'CMD ["node", "/deploy.js"]',
+        '',
+      ].join('\n'),
+    );
+    execFileSync('docker', ['build', '-q', '-t', tag, ctx], { stdio: 'pipe' });
+    const out = execFileSync('docker', ['push', tag], { encoding: 'utf8' });
+    const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1];
+    if (!digest) throw new Error(`docker push ${tag} printed no digest:\n${out}`);
+    return {
+      image: `${registry.host}/slipway-kube-test/deployer@${digest}`,
+      remove: () => execFileSync('docker', ['rmi', '-f', tag], { stdio: 'pipe' }),
+    };
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
 }

@@ -72,6 +72,11 @@ export interface KubernetesTargetOptions {
   terminationSlackMs?: number;
   /** Lines of a one-off pod's log returned in PodResult.logs. */
   logTailLines?: number;
+  /**
+   * Custom deployer pods on the node's network (SLIPWAY_KUBE_DEPLOYER_HOST_NETWORK): how
+   * they reach APIs on the node's loopback on a single-node cluster without a pod network.
+   */
+  deployerHostNetwork?: boolean;
 }
 
 function withKind(rc: V1ReplicationController): ReplicationController {
@@ -86,6 +91,7 @@ export class KubernetesTarget implements DeployTarget {
   private readonly pollIntervalMs: number;
   private readonly terminationSlackMs: number;
   private readonly logTailLines: number;
+  private readonly deployerHostNetwork: boolean;
   /** Watches in flight, ended by `close()`. */
   private readonly inFlight = new Set<AbortController>();
   /** Fires on `close()`: every wait of this target ends with it. */
@@ -97,6 +103,7 @@ export class KubernetesTarget implements DeployTarget {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.terminationSlackMs = options.terminationSlackMs ?? 30_000;
     this.logTailLines = options.logTailLines ?? 200;
+    this.deployerHostNetwork = options.deployerHostNetwork ?? false;
   }
 
   /** Runs one API call, turning the server's Status answer into Slipway's errors. */
@@ -320,7 +327,9 @@ export class KubernetesTarget implements DeployTarget {
 
   private async createPod(spec: PodRunSpec, signal: AbortSignal): Promise<KubePod> {
     const { namespace, name } = spec;
-    const body = runPodManifest(spec) as unknown as V1Pod;
+    const body = runPodManifest(spec, {
+      hostNetwork: this.deployerHostNetwork && Boolean(spec.apiAccess),
+    }) as unknown as V1Pod;
     const what = `creating pod ${namespace}/${name}`;
     try {
       return plain<KubePod>(

@@ -60,7 +60,7 @@ export const API_SECRET_KEYS = { url: 'SLIPWAY_API_URL', token: 'SLIPWAY_TOKEN' 
  * rollout); Slipway's API URL and token reach it from a Secret, never written in the pod
  * spec, where anyone who can read pods would see the token.
  */
-export function runPodManifest(spec: PodRunSpec): Resource {
+export function runPodManifest(spec: PodRunSpec, options: { hostNetwork?: boolean } = {}): Resource {
   const env: EnvVar[] = spec.env.map((e) => ({ ...e }));
   if (spec.apiAccess) {
     const secret = apiSecretName(spec.name);
@@ -76,6 +76,11 @@ export function runPodManifest(spec: PodRunSpec): Resource {
   const podSpec: Record<string, unknown> = { restartPolicy: 'Never', containers: [container] };
   if (spec.volumes?.length) podSpec.volumes = spec.volumes;
   if (spec.apiAccess?.serviceAccountName) podSpec.serviceAccountName = spec.apiAccess.serviceAccountName;
+  if (options.hostNetwork) {
+    podSpec.hostNetwork = true;
+    // Cluster DNS still first, as a pod on the pod network would have it.
+    podSpec.dnsPolicy = 'ClusterFirstWithHostNet';
+  }
   return {
     apiVersion: 'v1',
     kind: 'Pod',
