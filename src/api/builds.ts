@@ -55,8 +55,11 @@ function parseBuildRequest(body: unknown): z.infer<typeof buildRequestBody> {
     message: issue.message,
   }));
   const where = causes[0]!.field;
+  // As Kubernetes answers: a body of the wrong shape (a field of the wrong type, the wrong
+  // kind) is a 400 BadRequest; well-formed values that fail a rule are a 422 Invalid.
+  const malformed = result.error.issues.some((i) => i.code === 'invalid_type' || i.path[0] === 'kind');
   throw new InputError(`the BuildRequest is invalid: ${where ? `${where}: ` : ''}${causes[0]!.message}`, {
-    code: 400,
+    code: malformed ? 400 : 422,
     causes: causes.filter((c) => c.field !== ''),
   });
 }

@@ -151,15 +151,16 @@ test('an instantiate body with env as an object is a 400 naming env; nothing is 
   const status = await statusOf(res);
   expect(status.message).toMatch(/env/);
   expect((status as { details?: { causes?: { field: string }[] } }).details?.causes?.[0]?.field).toBe('env');
-  for (const [body, field] of [
-    [{ env: [{ value: 'x' }] }, 'env[0].name'],
-    [{ env: [{ name: 'A=1\nRUN id' }] }, 'env[0].name'],
-    [{ dockerStrategyOptions: { buildArgs: 'x' } }, 'dockerStrategyOptions.buildArgs'],
-    [{ revision: { git: { commit: 5 } } }, 'revision.git.commit'],
-    [{ kind: 'Build' }, 'kind'],
+  // A wrong shape is a 400, a well-formed value that breaks a rule a 422; both name the field.
+  for (const [body, field, code] of [
+    [{ env: [{ value: 'x' }] }, 'env[0].name', 400],
+    [{ env: [{ name: 'A=1\nRUN id' }] }, 'env[0].name', 422],
+    [{ dockerStrategyOptions: { buildArgs: 'x' } }, 'dockerStrategyOptions.buildArgs', 400],
+    [{ revision: { git: { commit: 5 } } }, 'revision.git.commit', 400],
+    [{ kind: 'Build' }, 'kind', 400],
   ] as const) {
     const r = await instantiate(body);
-    expect([field, r.status]).toEqual([field, 400]);
+    expect([field, r.status]).toEqual([field, code]);
     expect((await statusOf(r)).message).toContain(field);
   }
   const builds = await server.fetch(`/apis/build.openshift.io/v1/namespaces/${ns}/builds`);
