@@ -13,7 +13,7 @@ import { webhookRouter } from './api/webhook-routes.js';
 import { dockerBuilder } from './builders/docker/index.js';
 import { sweepBuildLeftovers } from './builders/build-scope.js';
 import { isTerminal } from './core/build-phase.js';
-import type { BuildPhase } from './core/build-types.js';
+import type { BuildStatus } from './core/build-types.js';
 import { sourceBuilder } from './builders/sti/index.js';
 import { parseHostPort, redactUrlCredentials, type SlipwayConfig } from './core/config.js';
 import { errorMessage } from './core/errors.js';
@@ -352,17 +352,14 @@ export function startWorker(rt: Runtime): BuildWorkerHandle {
   const { config, logger } = rt;
   // What ended builds left in this engine (a worker here died mid-build, another ended it).
   void sweepBuildLeftovers(rt.docker, {
-    isLive: async ({ namespace, name }) => {
-      const build = await rt.store.get(BUILD, namespace, name);
-      return build !== undefined && !isTerminal((build.status as { phase?: BuildPhase } | undefined)?.phase);
+    endedAt: async ({ namespace, name }) => {
+      const status = (await rt.store.get(BUILD, namespace, name))?.status as BuildStatus | undefined;
+      if (!isTerminal(status?.phase) || !status?.completionTimestamp) return undefined;
+      return Date.parse(status.completionTimestamp);
     },
   }).then(
-    (swept) => {
-      if (swept.length > 0)
-        logger.info(
-          { builds: swept.map((b) => `${b.namespace}/${b.name}`) },
-          'removed what ended builds left',
-        );
+    (removed) => {
+      if (removed.length > 0) logger.info({ removed }, 'removed what ended builds left');
     },
     (err: unknown) => logger.warn({ err }, 'could not sweep what ended builds left'),
   );

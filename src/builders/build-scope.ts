@@ -137,34 +137,53 @@ function identityFrom(re: RegExp, text: string, shortenedAt: number): BuildIdent
 }
 
 export interface SweepOptions {
-  /** Whether the build may still be running somewhere (it exists and has not ended). */
-  isLive(build: BuildIdentity): Promise<boolean>;
+  /**
+   * When the build ended (ms since the epoch), or undefined when it has not ended or this
+   * Slipway does not know it (it may be another installation's, on a shared engine).
+   */
+  endedAt(build: BuildIdentity): Promise<number | undefined>;
 }
 
+/** Docker's timestamps are whole seconds: allow one on either side. */
+const CLOCK_SLACK_MS = 1000;
+
 /**
- * Removes what builds that have ended (or are gone) left in this engine: run when a worker
- * starts, for an engine whose worker died and whose builds another worker, on another
- * engine, ended. A build still live is never touched. Returns the builds swept.
+ * Removes what ended builds left in this engine: run when a worker starts, for an engine
+ * whose worker died and whose builds another worker, on another engine, ended. Only what
+ * was made before its build ended goes: a build this Slipway does not know, one still
+ * running, or a newer namesake's container (another installation sharing the engine) is
+ * never touched. Returns what it removed.
  */
-export async function sweepBuildLeftovers(docker: Docker, options: SweepOptions): Promise<BuildIdentity[]> {
-  const found = new Map<string, BuildIdentity>();
+export async function sweepBuildLeftovers(docker: Docker, options: SweepOptions): Promise<string[]> {
+  const ended = new Map<string, Promise<number | undefined>>();
+  const endOf = (id: BuildIdentity): Promise<number | undefined> => {
+    const key = `${id.namespace}/${id.name}`;
+    if (!ended.has(key)) ended.set(key, options.endedAt(id));
+    return ended.get(key)!;
+  };
+  const removed: string[] = [];
   for (const c of await docker.listContainers({ all: true, filters: { name: ['slipway-build_'] } })) {
-    for (const n of c.Names) {
-      const id = identityFrom(CONTAINER_NAME, n, 120);
-      if (id) found.set(`${id.namespace}/${id.name}`, id);
-    }
+    const name = c.Names.find((n) => identityFrom(CONTAINER_NAME, n, 120));
+    const id = name ? identityFrom(CONTAINER_NAME, name, 120) : undefined;
+    const end = id && (await endOf(id));
+    if (end === undefined || c.Created * 1000 > end + CLOCK_SLACK_MS) continue;
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .then(() => removed.push(name!.replace(/^\//, '')))
+      .catch(() => undefined);
   }
   for (const image of await docker.listImages({ filters: { reference: ['slipway-build/*/*'] } })) {
-    for (const t of image.RepoTags ?? []) {
-      const id = identityFrom(TAG_NAME, t, 180);
-      if (id) found.set(`${id.namespace}/${id.name}`, id);
+    for (const tag of image.RepoTags ?? []) {
+      const id = identityFrom(TAG_NAME, tag, 180);
+      const end = id && (await endOf(id));
+      if (end === undefined || image.Created * 1000 > end + CLOCK_SLACK_MS) continue;
+      await docker
+        .getImage(tag)
+        .remove({ noprune: true })
+        .then(() => removed.push(tag))
+        .catch(() => undefined);
     }
   }
-  const swept: BuildIdentity[] = [];
-  for (const build of found.values()) {
-    if (await options.isLive(build)) continue;
-    await removeBuildLeftovers(docker, build);
-    swept.push(build);
-  }
-  return swept;
+  return removed;
 }

@@ -240,7 +240,7 @@ test('a build whose worker was SIGKILLed: the worker that ends it removes its co
   }
 });
 
-test('a worker starting sweeps what ended or deleted builds left in its engine, and leaves live builds alone', async () => {
+test('a worker starting sweeps what ended builds left in its engine, and leaves live and unknown builds alone', async () => {
   for (const w of s.workers.splice(0)) await w.close();
   const base = docker.getImage(BASE_IMAGE);
   const leave = async (build: string): Promise<void> => {
@@ -252,29 +252,41 @@ test('a worker starting sweeps what ended or deleted builds left in its engine, 
     });
     await c.start();
   };
-  // gone-1 has no Build (its engine's worker died, the Build was deleted since); live-1 runs.
-  await leave('gone-1');
+  const record = (name: string, status: Record<string, unknown>) =>
+    s.rt.store.create(BUILD_KIND, {
+      apiVersion: 'build.openshift.io/v1',
+      kind: 'Build',
+      metadata: { name, namespace: ns },
+      spec: { source: { type: 'Dockerfile', dockerfile: 'FROM x' }, strategy: { type: 'Docker' } },
+      status,
+    });
+  // ended-1's worker died on this engine and another worker ended it; live-1 still runs;
+  // other-1 is unknown here (another Slipway sharing the engine): only ended-1's go.
+  await leave('ended-1');
   await leave('live-1');
-  await s.rt.store.create(BUILD_KIND, {
-    apiVersion: 'build.openshift.io/v1',
-    kind: 'Build',
-    metadata: { name: 'live-1', namespace: ns },
-    spec: { source: { type: 'Dockerfile', dockerfile: 'FROM x' }, strategy: { type: 'Docker' } },
-    status: { phase: 'Running' },
+  await leave('other-1');
+  await new Promise((r) => setTimeout(r, 1100));
+  await record('ended-1', {
+    phase: 'Error',
+    reason: 'BuildPodDeleted',
+    completionTimestamp: new Date().toISOString(),
   });
+  await record('live-1', { phase: 'Running' });
   try {
     s.startWorker();
     await waitFor(
-      'gone-1 to be swept',
+      'ended-1 to be swept',
       async () => {
-        const left = await namedForBuild('gone-1');
+        const left = await namedForBuild('ended-1');
         return left.containers.length === 0 && !left.tag;
       },
       30000,
     );
-    const live = await namedForBuild('live-1');
-    expect([live.containers.length, live.tag]).toEqual([1, true]);
+    for (const kept of ['live-1', 'other-1']) {
+      const left = await namedForBuild(kept);
+      expect([kept, left.containers.length, left.tag]).toEqual([kept, 1, true]);
+    }
   } finally {
-    await removeBuildLeftovers(docker, { namespace: ns, name: 'live-1' });
+    for (const name of ['live-1', 'other-1']) await removeBuildLeftovers(docker, { namespace: ns, name });
   }
 });

@@ -127,7 +127,7 @@ test('a Custom deployer and a pre hook run on the namespace network, reach the A
   const deployer = await inspectWhileRunning('openshift.io/deployer-pod-for.name=cust-1');
   expect(deployer.HostConfig.NetworkMode).toBe(`slipway-${ns}`);
   expect(Object.keys(deployer.NetworkSettings.Networks)).toEqual([`slipway-${ns}`]);
-  expect(deployer.HostConfig.ExtraHosts?.some((h) => h.startsWith('slipway-api:'))).toBe(true);
+  expect(deployer.HostConfig.ExtraHosts?.some((h: string) => h.startsWith('slipway-api:'))).toBe(true);
   expect(deployer.Config.Env.find((e) => e.startsWith('SLIPWAY_API_URL='))).toMatch(
     /^SLIPWAY_API_URL=http:\/\/slipway-api:\d+$/,
   );
