@@ -41,8 +41,8 @@ import { API_HOST_NAME, startApiRelay } from './api-relay.js';
 export const REPLICATION_CONTROLLER = lookupKind('v1', 'ReplicationController')!;
 const SECRET = lookupKind('v1', 'Secret')!;
 const SERVICE = lookupKind('v1', 'Service')!;
-
 const DEPLOYMENT_CONFIG = lookupKind('apps.openshift.io/v1', 'DeploymentConfig')!;
+
 export interface DockerTargetOptions {
   docker: Docker;
   store: ResourceStore;
@@ -212,7 +212,6 @@ export class DockerTarget implements DeployTarget {
     }
   }
 
-  /** The revision's replica containers, running or not. */
   /**
    * The reconciler's step for one revision: with its lease (skipped when a rollout or another
    * process holds it), remove dead replicas and bring the live ones back to the recorded
@@ -224,7 +223,8 @@ export class DockerTarget implements DeployTarget {
     name: string,
     signal: AbortSignal,
   ): Promise<'busy' | 'gone' | 'settling' | 'healthy' | 'healed'> {
-    const result = await this.states.leases.run(namespace, name, { wait: false, signal }, async () => {
+    const lease = { wait: false, signal, maxHoldMs: 60_000 };
+    const result = await this.states.leases.run(namespace, name, lease, async () => {
       // Read under the lease: a scale that finished a moment ago is what counts.
       const rc = await this.getRevision(namespace, name);
       if (!rc) return 'gone' as const;
@@ -285,6 +285,7 @@ export class DockerTarget implements DeployTarget {
     await this.states.remove(ids);
   }
 
+  /** The revision's replica containers, running or not. */
   private async replicaContainers(namespace: string, revision: string): Promise<Docker.ContainerInfo[]> {
     return this.docker.listContainers({
       all: true,

@@ -217,6 +217,7 @@ export class ReplicaMonitor {
       this.phase = 'revision status';
       await this.syncRevisionStatus();
     }
+    this.phase = 'idle';
   }
 
   private due(track: ProbeTrack, probe: Probe, startedAt: number, now: number): boolean {

@@ -103,6 +103,11 @@ export interface RevisionLeaseOptions {
   signal?: AbortSignal;
   /** Lease lifetime; renewed at a third of it while `fn` runs, so a dead holder frees it this fast. */
   ttlMs?: number;
+  /**
+   * Stop renewing after this long even if `fn` has not settled: an engine call that never
+   * answers must not keep a revision from every rollout for good.
+   */
+  maxHoldMs?: number;
 }
 
 /**
@@ -139,8 +144,15 @@ export class RevisionLeases {
       if (!options.wait) return { ran: false };
       await new Promise((r) => setTimeout(r, 100));
     }
+    const held = Date.now();
     const renew = setInterval(
-      () => void this.redis.eval(RENEW_SCRIPT, 1, key, token, String(ttlMs)).catch(() => undefined),
+      () => {
+        if (options.maxHoldMs !== undefined && Date.now() - held > options.maxHoldMs) {
+          clearInterval(renew);
+          return;
+        }
+        void this.redis.eval(RENEW_SCRIPT, 1, key, token, String(ttlMs)).catch(() => undefined);
+      },
       Math.max(100, Math.floor(ttlMs / 3)),
     );
     try {
