@@ -565,6 +565,14 @@ export async function startDeploymentController(
       void onStream(event.object);
     } else if (info.kind === 'Service') {
       void onService(event.object, event.type === 'DELETED');
+    } else if (info.kind === 'Route' && target.applyRoute) {
+      // Targets with their own router (the local one) read Routes themselves.
+      const route = event.object;
+      void serially(`route/${route.metadata.namespace}/${route.metadata.name}`, () =>
+        event.type === 'DELETED'
+          ? target.deleteRoute!(route.metadata.namespace!, route.metadata.name)
+          : target.applyRoute!(route),
+      );
     }
   });
 

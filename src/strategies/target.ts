@@ -175,6 +175,14 @@ export interface DeployTarget {
 
   deleteService(namespace: string, name: string): Promise<void>;
 
+  /**
+   * Makes a Route (`route.openshift.io/v1`) effective where the target needs it done
+   * (Kubernetes: an Ingress). Absent on targets whose router reads Routes itself.
+   */
+  applyRoute?(route: Resource): Promise<void>;
+
+  deleteRoute?(namespace: string, name: string): Promise<void>;
+
   /** Releases what the target holds (connections, timers); replicas keep running. */
   close(): Promise<void>;
 }

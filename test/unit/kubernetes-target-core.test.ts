@@ -16,7 +16,10 @@ import {
   SERVICE_ACCOUNT_TOKEN,
 } from '../../src/strategies/kubernetes/kube-client.js';
 import {
+  ingressBackendPort,
+  ingressManifest,
   revisionManifest,
+  routeTlsSecret,
   runPodManifest,
   serviceManifest,
 } from '../../src/strategies/kubernetes/manifests.js';
@@ -435,5 +438,55 @@ describe('ConfigChange against a revision read back from a cluster', () => {
     const edited = structuredClone(dc);
     edited.spec.template.spec.containers[0]!.env = [{ name: 'X', value: '1' }];
     expect(decideRollout(edited, fromCluster)).toEqual({ start: true, causes: [{ type: 'ConfigChange' }] });
+  });
+});
+
+describe('Routes as Ingresses', () => {
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: {
+      ports: [
+        { name: 'http', port: 80, targetPort: 8080 },
+        { port: 9000, targetPort: 'metrics' },
+      ],
+    },
+  };
+  const route = (spec: Record<string, unknown>) => ({
+    apiVersion: 'route.openshift.io/v1',
+    kind: 'Route',
+    metadata: { name: 'shop', namespace: 'shop', uid: 'store-uid', resourceVersion: '9' },
+    spec: { to: { kind: 'Service', name: 'web' }, ...spec },
+  });
+
+  test('the backend port: a target port number maps to its Service port, a name stays a name, none is the first port', () => {
+    expect(ingressBackendPort(8080, service)).toEqual({ number: 80 });
+    expect(ingressBackendPort('http', service)).toEqual({ name: 'http' });
+    expect(ingressBackendPort('metrics', service)).toEqual({ number: 9000 });
+    expect(ingressBackendPort(undefined, service)).toEqual({ name: 'http' });
+    expect(() => ingressBackendPort(undefined, undefined)).toThrow(/an Ingress needs a port/);
+  });
+
+  test('edge TLS goes into a kubernetes.io/tls Secret with the CA chain; passthrough is refused', () => {
+    const edge = route({
+      host: 'a.example',
+      tls: { termination: 'edge', certificate: 'CERT\n', key: 'KEY\n', caCertificate: 'CA\n' },
+    });
+    const ing = ingressManifest(edge, service);
+    expect(ing.metadata).toEqual({
+      name: 'shop',
+      namespace: 'shop',
+      annotations: { 'slipway.dev/route': 'shop' },
+    });
+    expect(ing.spec).toMatchObject({ tls: [{ hosts: ['a.example'], secretName: 'shop-tls' }] });
+    expect(routeTlsSecret(edge)).toMatchObject({
+      type: 'kubernetes.io/tls',
+      stringData: { 'tls.crt': 'CERT\nCA\n', 'tls.key': 'KEY\n' },
+    });
+    expect(routeTlsSecret(route({ host: 'a.example' }))).toBeUndefined();
+    expect(() => ingressManifest(route({ tls: { termination: 'passthrough' } }), service)).toThrow(
+      /passthrough TLS has no networking.k8s.io\/v1 Ingress equivalent/,
+    );
   });
 });

@@ -10,6 +10,7 @@ import {
   AppsV1Api,
   CoreV1Api,
   KubeConfig,
+  NetworkingV1Api,
   PatchStrategy,
   setHeaderOptions,
   type ConfigurationOptions,
@@ -86,6 +87,7 @@ export interface KubeClients {
   kubeConfig: KubeConfig;
   core: CoreV1Api;
   apps: AppsV1Api;
+  networking: NetworkingV1Api;
   /** The API server's URL, for error messages. */
   server: string;
 }
@@ -95,6 +97,7 @@ export function makeClients(kubeConfig: KubeConfig): KubeClients {
     kubeConfig,
     core: kubeConfig.makeApiClient(CoreV1Api),
     apps: kubeConfig.makeApiClient(AppsV1Api),
+    networking: kubeConfig.makeApiClient(NetworkingV1Api),
     server: kubeConfig.getCurrentCluster()?.server ?? '(no cluster)',
   };
 }

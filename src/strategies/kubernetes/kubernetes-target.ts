@@ -13,6 +13,7 @@
 import {
   Watch,
   type KubeConfig,
+  type V1Ingress,
   type V1Pod,
   type V1ReplicationController,
   type V1Secret,
@@ -43,8 +44,11 @@ import {
 import {
   apiSecretManifest,
   apiSecretName,
+  ingressManifest,
   podContainerName,
   revisionManifest,
+  routeTlsSecret,
+  routeTlsSecretName,
   runPodManifest,
   serviceManifest,
 } from './manifests.js';
@@ -495,6 +499,71 @@ export class KubernetesTarget implements DeployTarget {
   async deleteService(namespace: string, name: string): Promise<void> {
     await this.readOptional(`deleting Service ${namespace}/${name}`, () =>
       this.clients.core.deleteNamespacedService({ namespace, name }),
+    );
+  }
+
+  /**
+   * A Route as an Ingress (manifests.ts `ingressManifest`), with its certificate in a
+   * `kubernetes.io/tls` Secret; created, or replaced at the read resourceVersion.
+   */
+  async applyRoute(route: Resource): Promise<void> {
+    const namespace = route.metadata.namespace ?? 'default';
+    const name = route.metadata.name;
+    const serviceName = (route.spec as { to?: { name?: string } } | undefined)?.to?.name ?? '';
+    const service = await this.readOptional(`reading Service ${namespace}/${serviceName}`, () =>
+      this.clients.core.readNamespacedService({ namespace, name: serviceName }),
+    );
+    const ingress = ingressManifest(route, service ? plain<Resource>(service) : undefined);
+    const secret = routeTlsSecret(route);
+    if (secret) {
+      const what = `writing Secret ${namespace}/${secret.metadata.name}`;
+      try {
+        await this.call(what, () =>
+          this.clients.core.createNamespacedSecret({ namespace, body: secret as unknown as V1Secret }),
+        );
+      } catch (err) {
+        if (!(err instanceof AlreadyExistsError)) throw err;
+        await this.call(what, () =>
+          this.clients.core.patchNamespacedSecret(
+            { namespace, name: secret.metadata.name, body: { stringData: secret.stringData } },
+            MERGE_PATCH,
+          ),
+        );
+      }
+    } else {
+      await this.readOptional(`deleting Secret ${namespace}/${routeTlsSecretName(name)}`, () =>
+        this.clients.core.deleteNamespacedSecret({ namespace, name: routeTlsSecretName(name) }),
+      );
+    }
+    await retryOnConflict(async () => {
+      const existing = await this.readOptional(`reading Ingress ${namespace}/${name}`, () =>
+        this.clients.networking.readNamespacedIngress({ namespace, name }),
+      );
+      if (!existing) {
+        await this.call(`creating Ingress ${namespace}/${name}`, () =>
+          this.clients.networking.createNamespacedIngress({
+            namespace,
+            body: ingress as unknown as V1Ingress,
+          }),
+        );
+        return;
+      }
+      const body = {
+        ...ingress,
+        metadata: { ...ingress.metadata, resourceVersion: existing.metadata?.resourceVersion },
+      } as unknown as V1Ingress;
+      await this.call(`replacing Ingress ${namespace}/${name}`, () =>
+        this.clients.networking.replaceNamespacedIngress({ namespace, name, body }),
+      );
+    });
+  }
+
+  async deleteRoute(namespace: string, name: string): Promise<void> {
+    await this.readOptional(`deleting Ingress ${namespace}/${name}`, () =>
+      this.clients.networking.deleteNamespacedIngress({ namespace, name }),
+    );
+    await this.readOptional(`deleting Secret ${namespace}/${routeTlsSecretName(name)}`, () =>
+      this.clients.core.deleteNamespacedSecret({ namespace, name: routeTlsSecretName(name) }),
     );
   }
 

@@ -157,3 +157,110 @@ export function serviceManifest(service: Resource, existing?: Resource): Resourc
   }
   return out;
 }
+
+/** The Secret holding a Route's certificate and key for its Ingress: `{route}-tls`. */
+export function routeTlsSecretName(routeName: string): string {
+  return `${routeName}-tls`;
+}
+
+interface RouteLike {
+  host?: string;
+  path?: string;
+  to: { name: string };
+  port?: { targetPort: string | number };
+  tls?: {
+    termination?: string;
+    certificate?: string;
+    key?: string;
+    caCertificate?: string;
+  } | null;
+}
+
+/** Which Service port an Ingress backend names for a Route's `port.targetPort`. */
+export function ingressBackendPort(
+  targetPort: string | number | undefined,
+  service: Resource | undefined,
+): { name: string } | { number: number } {
+  const ports = ((service?.spec as ServiceSpecLike | undefined)?.ports ?? []) as (ServicePortLike & {
+    targetPort?: string | number;
+  })[];
+  // OpenShift reads a Route's targetPort as a Service port name, or as a target port number.
+  if (typeof targetPort === 'string') {
+    const named = ports.find((p) => p.name === targetPort || p.targetPort === targetPort);
+    if (named?.name) return { name: named.name };
+    if (named) return { number: named.port };
+    return { name: targetPort };
+  }
+  if (typeof targetPort === 'number') {
+    const match = ports.find(
+      (p) => p.targetPort === targetPort || (p.targetPort === undefined && p.port === targetPort),
+    );
+    return { number: match?.port ?? targetPort };
+  }
+  const first = ports[0];
+  if (!first) {
+    throw new InputError(
+      `Route points at Service "${service?.metadata.name ?? '?'}", which has no ports (or does not exist); an Ingress needs a port`,
+    );
+  }
+  return first.name ? { name: first.name } : { number: first.port };
+}
+
+/**
+ * A Route as a `networking.k8s.io/v1` Ingress: its host and path (Prefix, as the router
+ * matches a Route's path), the Service and port it points at, and for edge or re-encrypt
+ * TLS the Secret `routeTlsSecretName` (the certificate, with the CA chain appended, and
+ * the key). Passthrough has no Ingress equivalent and is refused.
+ */
+export function ingressManifest(route: Resource, service: Resource | undefined): Resource {
+  const spec = route.spec as unknown as RouteLike;
+  const name = route.metadata.name;
+  const path = {
+    path: spec.path ?? '/',
+    pathType: 'Prefix',
+    backend: { service: { name: spec.to.name, port: ingressBackendPort(spec.port?.targetPort, service) } },
+  };
+  const rule: Record<string, unknown> = { http: { paths: [path] } };
+  if (spec.host) rule.host = spec.host;
+  const ingressSpec: Record<string, unknown> = { rules: [rule] };
+  if (spec.tls) {
+    const termination = spec.tls.termination ?? 'edge';
+    if (termination === 'passthrough') {
+      throw new InputError(
+        `Route "${name}": passthrough TLS has no networking.k8s.io/v1 Ingress equivalent; use edge or reencrypt on Kubernetes`,
+        {
+          code: 422,
+          causes: [{ field: 'spec.tls.termination', message: 'passthrough is not supported on Kubernetes' }],
+        },
+      );
+    }
+    if (spec.tls.certificate && spec.tls.key) {
+      ingressSpec.tls = [
+        { ...(spec.host ? { hosts: [spec.host] } : {}), secretName: routeTlsSecretName(name) },
+      ];
+    }
+  }
+  const metadata = clientMetadata(route.metadata);
+  metadata.annotations = { ...(metadata.annotations ?? {}), 'slipway.dev/route': name };
+  return { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata, spec: ingressSpec };
+}
+
+/** The TLS Secret of a Route with a certificate and key, or undefined. */
+export function routeTlsSecret(route: Resource): Resource | undefined {
+  const tls = (route.spec as unknown as RouteLike).tls;
+  if (!tls?.certificate || !tls.key || tls.termination === 'passthrough') return undefined;
+  const chain = tls.caCertificate
+    ? `${tls.certificate.trimEnd()}\n${tls.caCertificate.trimEnd()}\n`
+    : tls.certificate;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: routeTlsSecretName(route.metadata.name),
+      namespace: route.metadata.namespace ?? 'default',
+      labels: { 'slipway.dev/route': route.metadata.name },
+    },
+    type: 'kubernetes.io/tls',
+    stringData: { 'tls.crt': chain, 'tls.key': tls.key },
+  };
+}
