@@ -131,9 +131,14 @@ program
     'run everything on this machine: Redis and the registry if not running, the server and a worker',
   )
   .option('--sample', 'apply a sample BuildConfig and follow its first build')
-  .action(async (opts: { sample?: boolean }) => {
+  .option(
+    '--allow-host-paths <prefixes>',
+    'path prefixes hostPath volumes may use, comma-separated (SLIPWAY_ALLOW_HOST_PATHS; default: none)',
+  )
+  .action(async (opts: { sample?: boolean; allowHostPaths?: string }) => {
     // One machine: the worker shares the disk, so local repositories are fine to build.
     const cfg = config({
+      allowHostPaths: opts.allowHostPaths,
       ...(process.env.SLIPWAY_ALLOW_FILE_SOURCES === undefined ? { allowFileSources: true } : {}),
       // One machine: builds trust what the host trusts, unless told otherwise.
       ...(process.env.SLIPWAY_TRUSTED_CA === undefined && existsSync(HOST_CA_BUNDLE)
@@ -234,8 +239,12 @@ program
 program
   .command('server')
   .description('run the HTTP server (API and webhooks) only')
-  .action(async () => {
-    const rt = await createRuntime(config());
+  .option(
+    '--allow-host-paths <prefixes>',
+    'path prefixes hostPath volumes may use, comma-separated (SLIPWAY_ALLOW_HOST_PATHS; default: none)',
+  )
+  .action(async (opts: { allowHostPaths?: string }) => {
+    const rt = await createRuntime(config({ allowHostPaths: opts.allowHostPaths }));
     const http = await startHttpServer(rt);
     console.log(`Slipway server listening on ${http.url}`);
     onShutdown([() => http.close(), () => rt.close()]);
