@@ -11,7 +11,7 @@ import Docker from 'dockerode';
 import { removeBuildLeftovers } from '../../src/builders/build-scope.js';
 import type { Resource } from '../../src/core/resource.js';
 import { BUILD as BUILD_KIND } from '../../src/queue/instantiate.js';
-import { BASE_IMAGE, freePort, waitFor } from '../support/stack.js';
+import { BASE_IMAGE, freePort, startGitDaemon, waitFor } from '../support/stack.js';
 import { BC_PATH, BUILD_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 
 const docker = new Docker();
@@ -108,6 +108,36 @@ test('resources.limits reach the image build and the build containers (64Mi, 500
   expect(log).toMatch(new RegExp(`post-commit memory ${bytes}\\b`));
   expect(log).toMatch(/build-step cpu\s+50000\b/);
   expect(log).toMatch(/post-commit cpu\s+50000\b/);
+});
+
+test('resources.limits reach the S2I assemble container (64Mi read from its cgroup)', async () => {
+  const git = await startGitDaemon();
+  try {
+    git.commit('s2iapp', {
+      'package.json': '{"name":"iso","version":"1.0.0"}\n',
+      '.s2i/bin/assemble': `#!/bin/sh\necho "assemble memory $(${CGROUP_MEMORY})"\n`,
+    });
+    await s.apiJson('POST', BC_PATH(ns), {
+      apiVersion: 'build.openshift.io/v1',
+      kind: 'BuildConfig',
+      metadata: { name: 's2ilimits', namespace: ns },
+      spec: {
+        source: { git: { uri: git.url('s2iapp'), ref: 'main' } },
+        strategy: {
+          type: 'Source',
+          sourceStrategy: { from: { kind: 'DockerImage', name: 'slipway/s2i-nodejs:latest' } },
+        },
+        resources: { limits: { memory: '64Mi' } },
+      },
+    });
+    const name = await start('s2ilimits');
+    const build = await s.waitForBuild(ns, name);
+    const log = await logOf(name);
+    expect([(build.status as { phase: string }).phase, log]).toEqual(['Complete', expect.any(String)]);
+    expect(log).toMatch(new RegExp(`assemble memory ${64 * 1024 * 1024}\\b`));
+  } finally {
+    await git.stop();
+  }
 });
 
 test('a limit that is not a quantity is refused on write, naming the field', async () => {
