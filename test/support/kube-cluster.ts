@@ -35,7 +35,13 @@ import { parseAllDocuments } from 'yaml';
 import { sharedRegistryFile, sharedRegistryState } from './kube-teardown.js';
 import { BASE_IMAGE, freePort, tempDir, waitFor, type RegistryHandle } from './stack.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository: the nearest folder above this file with docs/kubernetes-rbac.yaml (also from a compiled bench). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'docs', 'kubernetes-rbac.yaml')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+const REPO = repoRoot();
 /** The kit lives beside the repository, in CI and on a developer's machine alike. */
 export const KIT_DIR = resolve(REPO, '..', 'shared', 'k8s');
 const KIT_DATA = process.env.K8S_KIT_DATA ?? '/var/lib/k8s-kit';
