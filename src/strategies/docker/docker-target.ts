@@ -524,21 +524,41 @@ export class DockerTarget implements DeployTarget {
     return gateway;
   }
 
+  /**
+   * The namespace's network, made on first use; returns its id. Docker's duplicate-name
+   * check is best effort, so two processes creating it at once can both succeed and
+   * leave two networks with one name (containers then fail with "network is
+   * ambiguous"). Every process keeps the same one, the oldest, and removes the others.
+   */
   private async ensureNetwork(namespace: string): Promise<string> {
     const name = networkName(namespace);
-    const existing = await this.docker.listNetworks({ filters: { name: [name] } });
-    if (existing.some((n) => n.Name === name)) return name;
-    try {
-      await this.docker.createNetwork({
-        Name: name,
-        Driver: 'bridge',
-        Labels: { [DOCKER_LABELS.managed]: 'network', [DOCKER_LABELS.namespace]: namespace },
-      });
-    } catch (err) {
-      // Two rollouts in one namespace may race to create it.
-      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+    const named = async (): Promise<Docker.NetworkInspectInfo[]> =>
+      (await this.docker.listNetworks({ filters: { name: [name] } })).filter((n) => n.Name === name);
+    if ((await named()).length === 0) {
+      try {
+        await this.docker.createNetwork({
+          Name: name,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Labels: { [DOCKER_LABELS.managed]: 'network', [DOCKER_LABELS.namespace]: namespace },
+        });
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+      }
     }
-    return name;
+    const [keep, ...extra] = (await named()).sort(
+      (a, b) => createdKey(a.Created).localeCompare(createdKey(b.Created)) || a.Id.localeCompare(b.Id),
+    );
+    if (!keep) throw new Error(`Docker network ${name} was created but cannot be found`);
+    for (const n of extra) {
+      await this.docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch((err: unknown) =>
+          this.logger.warn({ network: n.Id, err: errorMessage(err) }, 'could not remove a duplicate network'),
+        );
+    }
+    return keep.Id;
   }
 
   /** Values as written; `secretKeyRef` read from the namespace's Secrets. */
@@ -565,4 +585,10 @@ export class DockerTarget implements DeployTarget {
     }
     return out;
   }
+}
+
+/** Docker's `Created` (RFC 3339, fraction of up to 9 digits with trailing zeros cut) as a sortable string. */
+function createdKey(created: string): string {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(created);
+  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}${m[3]}` : created;
 }
