@@ -16,7 +16,7 @@ import { RedisResourceStore } from '../src/store/resource-store.js';
 import { startBuildConfigIndexing } from '../src/triggers/buildconfig-index.js';
 import { routePush } from '../src/triggers/push-decision.js';
 import { findBuildsForPush } from '../src/triggers/push-router.js';
-import { RedisBuildConfigIndex } from '../src/triggers/redis-buildconfig-index.js';
+import { RedisBuildConfigIndex } from '../src/store/redis-buildconfig-index.js';
 import { createGitHubOrgReceiver } from '../src/webhooks/github-org-webhook.js';
 import { startRedis } from '../test/support/stack.js';
 

@@ -46,15 +46,15 @@ import { startRouter as startDeployRouter, type RouterHandle } from './strategie
 import type { DeployTarget } from './strategies/target.js';
 import { startBuildConfigIndexing } from './triggers/buildconfig-index.js';
 import { CommitStatusPublisher, GitHubCommitStatusReporter } from './triggers/commit-status.js';
-import { RedisDeliveryClaims } from './triggers/delivery-claims.js';
+import { RedisDeliveryClaims } from './store/delivery-claims.js';
 import {
   dispatchImageChange,
   type DeploymentImageChangeHook,
   type ImageChangeOutcome,
 } from './triggers/image-change-dispatch.js';
 import type { ImageStreamTagUpdate } from './triggers/image-change.js';
-import { RedisImageProvenance } from './triggers/image-provenance.js';
-import { RedisBuildConfigIndex } from './triggers/redis-buildconfig-index.js';
+import { RedisImageProvenance } from './store/image-provenance.js';
+import { RedisBuildConfigIndex } from './store/redis-buildconfig-index.js';
 
 export interface Runtime {
   config: SlipwayConfig;

@@ -25,7 +25,7 @@ import type { BuildRequest } from '../queue/instantiate.js';
 import { recordImageStreamTag } from '../registry/image-streams.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BuildConfigIndex } from '../triggers/buildconfig-index.js';
-import type { DeliveryClaims } from '../triggers/delivery-claims.js';
+import type { DeliveryClaims } from '../store/delivery-claims.js';
 import type { ImageChangeOutcome } from '../triggers/image-change-dispatch.js';
 import type { ImageStreamTagUpdate } from '../triggers/image-change.js';
 import { findBuildsForPush } from '../triggers/push-router.js';

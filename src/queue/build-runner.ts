@@ -40,7 +40,7 @@ import {
   supersededBy,
   type BuildRunInfo,
   type RunPolicy,
-} from '../triggers/run-policy.js';
+} from './run-policy.js';
 import { BuildLogWriter } from './build-log-writer.js';
 import { BUILD } from './instantiate.js';
 import { pruneBuildHistory } from './prune.js';
@@ -245,7 +245,7 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     return finish(ctx, build, 'Cancelled', 'CancelledBuild', 'The build was cancelled by the user.');
 
   // Serial and SerialLatestOnly: build N starts only when every earlier build has ended
-  // (src/triggers/run-policy.ts holds the rules).
+  // (src/queue/run-policy.ts holds the rules).
   const runPolicy = (build.metadata.labels?.['openshift.io/build.start-policy'] ?? 'Serial') as RunPolicy;
   const bcName = build.metadata.labels?.['openshift.io/build-config.name'];
   const self = buildRunInfo(build);

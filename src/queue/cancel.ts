@@ -4,7 +4,7 @@ import { isTerminal } from '../core/build-phase.js';
 import { nowTimestamp, type Resource } from '../core/resource.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import type { ResourceStore } from '../store/resource-store.js';
-import { buildRunInfo, buildsToCancel, type BuildRunInfo } from '../triggers/run-policy.js';
+import { buildRunInfo, buildsToCancel, type BuildRunInfo } from './run-policy.js';
 import type { BuildQueue } from './build-queue.js';
 import { BUILD } from './instantiate.js';
 

@@ -17,7 +17,7 @@ import type { BuildConfigSpec } from '../core/build-types.js';
 import { InputError, NotFoundError, errorMessage } from '../core/errors.js';
 import { lookupKind, type Resource } from '../core/resource.js';
 import type { ResourceStore } from '../store/resource-store.js';
-import type { DeliveryClaims } from './delivery-claims.js';
+import type { DeliveryClaims } from '../store/delivery-claims.js';
 import {
   decideBuildImageChange,
   decideDeploymentImageChange,
@@ -26,7 +26,7 @@ import {
   type DeploymentImageChangeDecision,
   type ImageStreamTagUpdate,
 } from './image-change.js';
-import type { ImageProvenance } from './image-provenance.js';
+import type { ImageProvenance } from '../store/image-provenance.js';
 import type { TriggeredBuildRequest } from './types.js';
 
 const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;

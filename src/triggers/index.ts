@@ -20,7 +20,6 @@ export {
   type ReportOutcome,
 } from './commit-status.js';
 export { decideConfigChange } from './config-change.js';
-export { DEFAULT_DELIVERY_TTL_SECONDS, RedisDeliveryClaims, type DeliveryClaims } from './delivery-claims.js';
 export { normalizeGitUri, repositoryCoordinates, sameRepository } from './git-uri.js';
 export {
   dispatchImageChange,
@@ -31,7 +30,6 @@ export {
   type ImageChangeDispatchDeps,
   type ImageChangeOutcome,
 } from './image-change-dispatch.js';
-export { RedisImageProvenance, type ImageLocation, type ImageProvenance } from './image-provenance.js';
 export {
   decideBuildImageChange,
   decideDeploymentImageChange,
@@ -47,15 +45,5 @@ export {
   type SkippedBuildConfig,
 } from './push-decision.js';
 export { findBuildsForPush, type PushRouting } from './push-router.js';
-export { RedisBuildConfigIndex } from './redis-buildconfig-index.js';
 export { matchRef } from './ref-match.js';
-export {
-  buildNumberOf,
-  buildRunInfo,
-  buildsToCancel,
-  mayStartBuild,
-  nextRunnableBuilds,
-  supersededBy,
-  type RunPolicy,
-} from './run-policy.js';
 export type { ObjectKey, PushEvent, TriggeredBuildRequest, WebhookSource } from './types.js';

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '../../src/core/resource.js';
-import { RedisBuildConfigIndex } from '../../src/triggers/redis-buildconfig-index.js';
+import { RedisBuildConfigIndex } from '../../src/store/redis-buildconfig-index.js';
 import { waitFor } from '../support/stack.js';
 import { BC_PATH, BUILD_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 import { examplesOf, githubExamples, githubHeaders, post } from '../support/webhooks.js';

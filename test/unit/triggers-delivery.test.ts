@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { RedisDeliveryClaims } from '../../src/triggers/delivery-claims.js';
+import { RedisDeliveryClaims } from '../../src/store/delivery-claims.js';
 import { startRedis, type RedisHandle } from '../support/stack.js';
 
 let redisHandle: RedisHandle;

@@ -14,7 +14,7 @@ import {
   type BuildConfigIndex,
 } from '../../src/triggers/buildconfig-index.js';
 import { normalizeGitUri } from '../../src/triggers/git-uri.js';
-import { RedisBuildConfigIndex } from '../../src/triggers/redis-buildconfig-index.js';
+import { RedisBuildConfigIndex } from '../../src/store/redis-buildconfig-index.js';
 import { startRedis, waitFor, type RedisHandle } from '../support/stack.js';
 
 const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;

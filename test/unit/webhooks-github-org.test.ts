@@ -9,7 +9,7 @@ import { Webhooks } from '@octokit/webhooks';
 import { Redis } from 'ioredis';
 import type { Resource } from '../../src/core/resource.js';
 import { MemoryBuildConfigIndex } from '../../src/triggers/buildconfig-index.js';
-import { RedisDeliveryClaims } from '../../src/triggers/delivery-claims.js';
+import { RedisDeliveryClaims } from '../../src/store/delivery-claims.js';
 import { routePush } from '../../src/triggers/push-decision.js';
 import { findBuildsForPush } from '../../src/triggers/push-router.js';
 import {

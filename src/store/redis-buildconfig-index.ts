@@ -19,8 +19,8 @@ import {
   repositoryKeys,
   resourceVersionOf,
   type BuildConfigIndex,
-} from './buildconfig-index.js';
-import type { ObjectKey } from './types.js';
+} from '../triggers/buildconfig-index.js';
+import type { ObjectKey } from '../triggers/types.js';
 
 // KEYS[1] entries hash. ARGV: repo-set key prefix, object key, rv, deleted (0|1), repository key.
 const APPLY = `

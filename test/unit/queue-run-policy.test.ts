@@ -9,7 +9,7 @@ import {
   supersededBy,
   type BuildRunInfo,
   type RunPolicy,
-} from '../../src/triggers/run-policy.js';
+} from '../../src/queue/run-policy.js';
 
 /** Plays the part of the queue: builds arrive, cancellations apply, the dispatcher starts what may start. */
 function simulate(policy: RunPolicy, pushes: number): BuildRunInfo[] {

@@ -15,7 +15,12 @@
  * the loop guard then skips it, the safe side of a rare race.
  */
 import type { Redis } from 'ioredis';
-import type { ObjectKey } from './types.js';
+
+/** The BuildConfig that produced an image (namespace and name). */
+export interface ProducerKey {
+  namespace: string;
+  name: string;
+}
 
 export interface ImageLocation {
   /** The registry as the pusher addressed it (`127.0.0.1:5000`). */
@@ -27,11 +32,11 @@ export interface ImageLocation {
 
 export interface ImageProvenance {
   /** Before a build pushes to a tag: an image landing there meanwhile is `producedBy`'s. */
-  markPushing(location: ImageLocation, producedBy: ObjectKey): Promise<void>;
+  markPushing(location: ImageLocation, producedBy: ProducerKey): Promise<void>;
   /** After the push: the digest is `producedBy`'s; the tag's mark is dropped. */
-  markPushed(location: ImageLocation & { digest: string }, producedBy: ObjectKey): Promise<void>;
+  markPushed(location: ImageLocation & { digest: string }, producedBy: ProducerKey): Promise<void>;
   /** The BuildConfig whose build pushed this image, or undefined when no build did. */
-  producerOf(location: ImageLocation & { digest: string }): Promise<ObjectKey | undefined>;
+  producerOf(location: ImageLocation & { digest: string }): Promise<ProducerKey | undefined>;
 }
 
 /**
@@ -42,7 +47,7 @@ export const PUSHING_TTL_SECONDS = 3600;
 /** How long a digest stays attributed: the registry retries a notification for hours at most. */
 export const PUSHED_TTL_SECONDS = 7 * 24 * 3600;
 
-function parseKey(value: string | null): ObjectKey | undefined {
+function parseKey(value: string | null): ProducerKey | undefined {
   if (!value) return undefined;
   const slash = value.indexOf('/');
   if (slash <= 0) return undefined;
@@ -63,7 +68,7 @@ export class RedisImageProvenance implements ImageProvenance {
     return `${this.prefix}:provenance:digest:${l.registry}/${l.repository}@${l.digest}`;
   }
 
-  async markPushing(location: ImageLocation, producedBy: ObjectKey): Promise<void> {
+  async markPushing(location: ImageLocation, producedBy: ProducerKey): Promise<void> {
     await this.redis.set(
       this.tagKey(location),
       `${producedBy.namespace}/${producedBy.name}`,
@@ -72,7 +77,7 @@ export class RedisImageProvenance implements ImageProvenance {
     );
   }
 
-  async markPushed(location: ImageLocation & { digest: string }, producedBy: ObjectKey): Promise<void> {
+  async markPushed(location: ImageLocation & { digest: string }, producedBy: ProducerKey): Promise<void> {
     // The digest mark first: a notification read between the two commands still finds one.
     await this.redis
       .multi()
@@ -81,7 +86,7 @@ export class RedisImageProvenance implements ImageProvenance {
       .exec();
   }
 
-  async producerOf(location: ImageLocation & { digest: string }): Promise<ObjectKey | undefined> {
+  async producerOf(location: ImageLocation & { digest: string }): Promise<ProducerKey | undefined> {
     const [byDigest, byTag] = await this.redis.mget(this.digestKey(location), this.tagKey(location));
     return parseKey(byDigest ?? null) ?? parseKey(byTag ?? null);
   }
