@@ -29,6 +29,7 @@ import {
   listPods,
   nodeRegistry,
   podReady,
+  removeBuildImages,
 } from '../test/support/kube-cluster.js';
 import { stopSharedRegistry } from '../test/support/kube-teardown.js';
 import { BC_PATH, IS_PATH, startSlipway } from '../test/support/slipway.js';
@@ -234,6 +235,7 @@ async function main(): Promise<void> {
     await s.stop();
     await git.stop();
     await space.delete();
+    removeBuildImages(registry.host, ns);
     images.remove();
     stopSharedRegistry();
   }

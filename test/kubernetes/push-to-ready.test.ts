@@ -18,6 +18,7 @@ import {
   nodeRegistry,
   podReady,
   recordRun,
+  removeBuildImages,
   type AdminClients,
   type TestImages,
   type TestNamespace,
@@ -60,6 +61,7 @@ describeOnCluster('push to Ready pods on a real cluster, and the rollout verbs',
     await s?.stop();
     await git?.stop();
     await space?.delete();
+    if (registry && ns) removeBuildImages(registry.host, ns);
     images?.remove();
     await registry?.stop();
     recordRun('push-to-ready', ran);

@@ -438,3 +438,24 @@ export function buildDeployerImage(registry: RegistryHandle): { image: string; r
     rmSync(ctx, { recursive: true, force: true });
   }
 }
+
+/** Removes the Docker engine's images of one namespace's builds (`HOST/NAMESPACE/…`), tags and dangling alike. */
+export function removeBuildImages(registryHost: string, namespace: string): void {
+  const prefix = `${registryHost}/${namespace}/`;
+  const lines = execFileSync('docker', ['images', '--format', '{{.Repository}} {{.ID}}'], {
+    encoding: 'utf8',
+  });
+  const ids = new Set(
+    lines
+      .split('\n')
+      .filter((l) => l.startsWith(prefix))
+      .map((l) => l.split(' ')[1]!),
+  );
+  for (const id of ids) {
+    try {
+      execFileSync('docker', ['rmi', '-f', id], { stdio: 'pipe' });
+    } catch {
+      // another image of the list already took it with it
+    }
+  }
+}
