@@ -12,45 +12,16 @@ import {
   UnavailableError,
 } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-
-export interface StatusBody {
-  kind: 'Status';
-  apiVersion: 'v1';
-  metadata: Record<string, never>;
-  status: 'Failure' | 'Success';
-  message: string;
-  reason: string;
-  code: number;
-  details?: { name?: string; kind?: string; causes?: { field: string; message: string; reason: string }[] };
-}
-
-export function statusBody(
-  code: number,
-  reason: string,
-  message: string,
-  details?: StatusBody['details'],
-): StatusBody {
-  const body: StatusBody = {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: code < 400 ? 'Success' : 'Failure',
-    message,
-    reason,
-    code,
-  };
-  if (details) body.details = details;
-  return body;
-}
+import { statusObject, type StatusObject } from '../core/status.js';
 
 export function sendStatus(
   res: Response,
   code: number,
   reason: string,
   message: string,
-  details?: StatusBody['details'],
+  details?: StatusObject['details'],
 ): void {
-  res.status(code).json(statusBody(code, reason, message, details));
+  res.status(code).json(statusObject({ code, reason, message, details }));
 }
 
 /**

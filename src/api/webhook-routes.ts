@@ -1,9 +1,8 @@
 /**
- * The webhook endpoints: thin express wrappers over the runtime-neutral cores in
- * src/webhooks/ (the shape of octokit/webhooks.js' middleware). Each reads the raw body
- * (signatures are computed over the exact bytes), asks its core, and acts on the event:
- * claim the delivery, start the builds (stored and queued in Redis), answer. Nothing
- * builds here; GitHub gives up on a hook after 10 s
+ * The webhook endpoints: thin express wrappers. Each reads the raw body (signatures are
+ * computed over the exact bytes), hands it to the runtime-neutral delivery module
+ * (src/webhooks/delivery.ts: claim, start builds, release, answer), counts the outcome
+ * and sends the answer. Nothing builds here; GitHub gives up on a hook after 10 s
  * (https://docs.github.com/en/webhooks/using-webhooks/best-practices-for-using-webhooks#respond-within-10-seconds).
  *
  * Mounted before the token-checked API: these authenticate by secret, signature or
@@ -17,22 +16,24 @@ import express, {
   type Response,
 } from 'express';
 import type { SlipwayConfig } from '../core/config.js';
-import { InputError, NotFoundError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { webhookDeliveries } from '../core/metrics.js';
-import { lookupKind, type Resource } from '../core/resource.js';
+import type { Resource } from '../core/resource.js';
 import type { BuildRequest } from '../queue/instantiate.js';
-import { recordImageStreamTag } from '../registry/image-streams.js';
+import type { DeliveryClaims } from '../store/delivery-claims.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BuildConfigIndex } from '../triggers/buildconfig-index.js';
-import type { DeliveryClaims } from '../store/delivery-claims.js';
 import type { ImageChangeOutcome } from '../triggers/image-change-dispatch.js';
 import type { ImageStreamTagUpdate } from '../triggers/image-change.js';
-import { findBuildsForPush } from '../triggers/push-router.js';
+import {
+  deliverBuildConfigHook,
+  deliverGitHubOrgHook,
+  deliverRegistryNotification,
+  type DeliveryAnswer,
+  type DeliveryOutcome,
+} from '../webhooks/delivery.js';
 import {
   createGitHubOrgReceiver,
-  handleBuildConfigWebhook,
-  handleRegistryNotification,
   MAX_WEBHOOK_BODY_BYTES,
   toStatusObject,
   WEBHOOK_TYPES,
@@ -40,9 +41,6 @@ import {
   type WebhookRequest,
 } from '../webhooks/index.js';
 import { reply } from '../webhooks/request.js';
-
-const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
-const SECRET = lookupKind('v1', 'Secret')!;
 
 /** OpenShift's per-BuildConfig webhook URL. */
 export const BUILDCONFIG_WEBHOOK_PATH =
@@ -64,9 +62,7 @@ export interface WebhookRoutesDeps {
 }
 
 type Source = 'github' | 'gitlab' | 'bitbucket' | 'generic' | 'unknown' | 'github-org' | 'registry';
-type Outcome = 'built' | 'ignored' | 'duplicate' | 'rejected' | 'failed';
-
-function count(source: Source, outcome: Outcome): void {
+function count(source: Source, outcome: DeliveryOutcome): void {
   webhookDeliveries.inc({ source, outcome });
 }
 
@@ -84,23 +80,11 @@ function send(res: Response, r: WebhookReply): void {
   res.status(r.status).json(toStatusObject(r));
 }
 
-/** Kubernetes Status for the answers the cores do not make (202 with details, 500). */
-function statusBody(
-  code: number,
-  message: string,
-  extra: Record<string, unknown> = {},
-): Record<string, unknown> {
-  const ok = code < 400;
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: ok ? 'Success' : 'Failure',
-    message,
-    ...(ok ? {} : { reason: 'InternalError' }),
-    code,
-    ...extra,
-  };
+/** Counts the delivery and sends the answer. */
+function answer(res: Response, source: Source, a: DeliveryAnswer): void {
+  count(source, a.outcome);
+  if (a.headers) res.set(a.headers);
+  res.status(a.status).json(a.body);
 }
 
 const rawBody = express.raw({ type: () => true, limit: MAX_WEBHOOK_BODY_BYTES });
@@ -131,11 +115,6 @@ function perBuildConfigSource(req: Request): Source {
   return (WEBHOOK_TYPES as readonly string[]).includes(type) ? (type as Source) : 'unknown';
 }
 
-/** An error that means "this build config will not build", not "try again". */
-function isSkip(err: unknown): boolean {
-  return err instanceof NotFoundError || err instanceof InputError;
-}
-
 export interface WebhookRoutes {
   router: Router;
   /**
@@ -158,138 +137,30 @@ export function webhookRouter(deps: WebhookRoutesDeps): WebhookRoutes {
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     };
-  const getBuildConfig = (ns: string, name: string): Promise<Resource | undefined> =>
-    store.get(BUILD_CONFIG, ns, name);
-  const getSecret = (ns: string, name: string): Promise<Resource | undefined> => store.get(SECRET, ns, name);
   // Without a secret the org endpoint would let anyone start builds: it stays off.
-  const orgReceiver = deps.config.githubSecret
+  const receiver = deps.config.githubSecret
     ? createGitHubOrgReceiver({ secret: deps.config.githubSecret })
     : undefined;
+  const delivery = { store, claims, instantiate: deps.instantiate, logger };
 
   // OpenShift's per-BuildConfig URLs; the core answers 405 to other methods.
-  const perBuildConfig: RequestHandler = async (req, res, next) => {
-    const source = perBuildConfigSource(req);
+  const perBuildConfig: RequestHandler = async (req, res) => {
     const { ns, name, secret, type } = req.params as Record<string, string>;
-    const result = await handleBuildConfigWebhook({
+    const request = webhookRequest(req);
+    const a = await deliverBuildConfigHook(delivery, {
       namespace: ns!,
       name: name!,
       secret: secret!,
       type: type!,
-      request: webhookRequest(req),
-      getBuildConfig,
-      getSecret,
+      request,
     });
-    if (result.action === 'reply') {
-      count(source, result.reply.status < 300 ? 'ignored' : 'rejected');
-      return send(res, result.reply);
-    }
-    if (result.deliveryId && !(await claims.claimDelivery(result.deliveryId))) {
-      count(source, 'duplicate');
-      return send(res, reply(200, `delivery ${result.deliveryId} was already handled; no new build`));
-    }
-    try {
-      const build = await deps.instantiate(ns!, name!, result.request);
-      count(source, 'built');
-      // RFC 7234 warn-code 299: OpenShift's "warning" beside a created build.
-      if (result.warning) res.set('Warning', `299 - ${JSON.stringify(result.warning)}`);
-      res.status(200).json(build);
-    } catch (err) {
-      if (result.deliveryId) await claims.releaseDelivery(result.deliveryId).catch(() => undefined);
-      next(err);
-    }
+    answer(res, perBuildConfigSource(req), a);
   };
   router.all(BUILDCONFIG_WEBHOOK_PATH, rawBody, tracked(perBuildConfig), webhookErrors(perBuildConfigSource));
 
-  const githubOrg: RequestHandler = async (req, res, next) => {
-    if (!orgReceiver) {
-      count('github-org', 'rejected');
-      return send(
-        res,
-        reply(
-          404,
-          'the GitHub org/App webhook is off: set SLIPWAY_GITHUB_SECRET (githubSecret in the config file) to the webhook secret configured on GitHub, and restart the server',
-        ),
-      );
-    }
-    const result = await orgReceiver.receive(webhookRequest(req));
-    if (result.action === 'reply') {
-      count('github-org', result.reply.status < 300 ? 'ignored' : 'rejected');
-      return send(res, result.reply);
-    }
-    const { deliveryId } = result;
-    // The claim and the lookup are independent reads: one round trip to Redis, not two.
-    // A duplicate's lookup is wasted, and duplicates are rare.
-    const [claimed, routed] = await Promise.allSettled([
-      deliveryId ? claims.claimDelivery(deliveryId) : Promise.resolve(true),
-      findBuildsForPush({ push: result.push, index: deps.index, getBuildConfig }),
-    ]);
-    if (claimed.status === 'rejected') throw claimed.reason;
-    if (!claimed.value) {
-      count('github-org', 'duplicate');
-      return send(res, reply(200, `delivery ${deliveryId} was already handled; no new builds`));
-    }
-    try {
-      if (routed.status === 'rejected') throw routed.reason;
-      const routing = routed.value;
-      const skipped = routing.skipped.map((s) => ({
-        buildConfig: `${s.buildConfig.namespace}/${s.buildConfig.name}`,
-        reason: s.reason,
-      }));
-      const builds: string[] = [];
-      const failures: string[] = [];
-      await Promise.all(
-        routing.builds.map(async (target) => {
-          const key = `${target.buildConfig.namespace}/${target.buildConfig.name}`;
-          // A claim per BuildConfig too: after a partial failure, GitHub's redelivery
-          // starts only the builds that did not start the first time.
-          const pair = deliveryId ? `${deliveryId}:${key}` : undefined;
-          if (pair && !(await claims.claimDelivery(pair))) {
-            skipped.push({ buildConfig: key, reason: 'already built for this delivery' });
-            return;
-          }
-          try {
-            const build = await deps.instantiate(
-              target.buildConfig.namespace,
-              target.buildConfig.name,
-              target.request,
-            );
-            builds.push(`${target.buildConfig.namespace}/${build.metadata.name}`);
-          } catch (err) {
-            if (isSkip(err)) {
-              skipped.push({ buildConfig: key, reason: errorMessage(err) });
-              return;
-            }
-            if (pair) await claims.releaseDelivery(pair).catch(() => undefined);
-            failures.push(`${key}: ${errorMessage(err)}`);
-            logger.error({ err, buildConfig: key, deliveryId }, 'could not start a build for a GitHub push');
-          }
-        }),
-      );
-      builds.sort();
-      if (failures.length > 0) {
-        if (deliveryId) await claims.releaseDelivery(deliveryId).catch(() => undefined);
-        count('github-org', 'failed');
-        res
-          .status(500)
-          .json(
-            statusBody(
-              500,
-              `${failures.length} build(s) could not be started (${failures.join('; ')}); redeliver the hook to retry them`,
-              { builds, skipped },
-            ),
-          );
-        return;
-      }
-      count('github-org', builds.length > 0 ? 'built' : 'ignored');
-      const message =
-        builds.length > 0
-          ? `push to ${result.repository} started ${builds.length} build(s)`
-          : `push to ${result.repository} starts no build (${routing.candidates} BuildConfig(s) use the repository)`;
-      res.status(202).json(statusBody(202, message, { builds, skipped }));
-    } catch (err) {
-      if (deliveryId) await claims.releaseDelivery(deliveryId).catch(() => undefined);
-      next(err);
-    }
+  const githubOrg: RequestHandler = async (req, res) => {
+    const a = await deliverGitHubOrgHook({ ...delivery, receiver, index: deps.index }, webhookRequest(req));
+    answer(res, 'github-org', a);
   };
   router.all(
     GITHUB_ORG_WEBHOOK_PATH,
@@ -298,59 +169,18 @@ export function webhookRouter(deps: WebhookRoutesDeps): WebhookRoutes {
     webhookErrors(() => 'github-org'),
   );
 
-  const registry: RequestHandler = async (req, res, next) => {
-    const result = handleRegistryNotification({
-      request: webhookRequest(req),
-      token: deps.config.registryNotifyToken,
-    });
-    if (result.action === 'reply') {
-      count('registry', result.reply.status < 300 ? 'ignored' : 'rejected');
-      return send(res, result.reply);
-    }
-    const builds: string[] = [];
-    let duplicates = 0;
-    try {
-      // In order: two pushes to one tag in one envelope land as the registry stored them.
-      for (const event of result.events) {
-        if (!(await claims.claimDelivery(event.deliveryId))) {
-          duplicates++;
-          continue;
-        }
-        try {
-          await recordImageStreamTag({
-            store,
-            namespace: event.namespace,
-            name: event.stream,
-            tag: event.tag,
-            digest: event.digest,
-            repository: `${event.registryHost}/${event.repository}`,
-          });
-          const outcome = await deps.dispatchImageChange({
-            namespace: event.namespace,
-            stream: event.stream,
-            tag: event.tag,
-            image: event.digest,
-            dockerImageReference: event.dockerImageReference,
-            registry: event.registryHost,
-          });
-          builds.push(...outcome.builds);
-        } catch (err) {
-          // Distribution retries the envelope until it gets a 2xx: let this event be retried.
-          await claims.releaseDelivery(event.deliveryId).catch(() => undefined);
-          throw err;
-        }
-      }
-    } catch (err) {
-      return next(err);
-    }
-    const allDuplicates = duplicates > 0 && duplicates === result.events.length;
-    count('registry', builds.length > 0 ? 'built' : allDuplicates ? 'duplicate' : 'ignored');
-    res.status(200).json({
-      ...toStatusObject(result.reply),
-      builds,
-      ignored: result.ignored,
-      ...(duplicates > 0 ? { duplicates } : {}),
-    });
+  const registry: RequestHandler = async (req, res) => {
+    const a = await deliverRegistryNotification(
+      {
+        store,
+        claims,
+        logger,
+        token: deps.config.registryNotifyToken,
+        dispatchImageChange: deps.dispatchImageChange,
+      },
+      webhookRequest(req),
+    );
+    answer(res, 'registry', a);
   };
   router.all(
     REGISTRY_WEBHOOK_PATH,

@@ -92,7 +92,8 @@ redis.call('HSET', KEYS[1], field, n)
 return n
 `;
 
-function matchesSelector(obj: Resource, selector?: string): boolean {
+/** Whether an object's labels satisfy a `k=v,k2!=v2,k3` selector (every store filters the same way). */
+export function matchesSelector(obj: Resource, selector?: string): boolean {
   if (!selector) return true;
   const labels = obj.metadata.labels ?? {};
   return selector

@@ -7,6 +7,7 @@
  */
 
 import { errorMessage } from '../core/errors.js';
+import { statusObject, type StatusObject } from '../core/status.js';
 import { parseJsonText } from '../core/untrusted-input.js';
 
 /**
@@ -59,25 +60,8 @@ export function reply(status: WebhookReply['status'], message: string): WebhookR
  * A reply as a Kubernetes `Status` object, the body OpenShift answers webhooks with
  * (a 200 with a message is its "warning": Status{status: Success, code: 200}).
  */
-export function toStatusObject(r: WebhookReply): {
-  kind: 'Status';
-  apiVersion: 'v1';
-  metadata: Record<string, never>;
-  status: 'Success' | 'Failure';
-  message: string;
-  reason?: string;
-  code: number;
-} {
-  const ok = r.status < 300;
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: ok ? 'Success' : 'Failure',
-    message: r.message,
-    ...(ok ? {} : { reason: r.reason }),
-    code: r.status,
-  };
+export function toStatusObject(r: WebhookReply): StatusObject {
+  return statusObject({ code: r.status, message: r.message, reason: r.status < 300 ? undefined : r.reason });
 }
 
 /** For adapters that see `Content-Length` before the body: true when it is over the limit. */

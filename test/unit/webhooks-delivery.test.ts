@@ -1,0 +1,150 @@
+/**
+ * The runtime-neutral webhook delivery (src/webhooks/delivery.ts) against the in-memory
+ * store and in-memory claims: claim, build, release on failure, answer. No Redis, no HTTP.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { UnavailableError } from '../../src/core/errors.js';
+import { createLogger } from '../../src/core/logger.js';
+import { lookupKind, type Resource } from '../../src/core/resource.js';
+import { statusObject } from '../../src/core/status.js';
+import type { BuildRequest } from '../../src/queue/instantiate.js';
+import type { DeliveryClaims } from '../../src/store/delivery-claims.js';
+import { MemoryResourceStore } from '../../src/store/memory-store.js';
+import { MemoryBuildConfigIndex } from '../../src/triggers/buildconfig-index.js';
+import {
+  deliverBuildConfigHook,
+  deliverGitHubOrgHook,
+  ORG_WEBHOOK_OFF_MESSAGE,
+  type DeliveryDeps,
+} from '../../src/webhooks/delivery.js';
+
+const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
+const SECRET = 'generic-secret-1';
+
+/** Claims in a Set: the same first-wins contract as the Redis claims. */
+class SetClaims implements DeliveryClaims {
+  readonly held = new Set<string>();
+  async claimDelivery(id: string): Promise<boolean> {
+    if (this.held.has(id)) return false;
+    this.held.add(id);
+    return true;
+  }
+  async releaseDelivery(id: string): Promise<void> {
+    this.held.delete(id);
+  }
+}
+
+async function setUp(instantiateFails = 0): Promise<{
+  deps: DeliveryDeps;
+  claims: SetClaims;
+  started: { ns: string; name: string; request: BuildRequest }[];
+}> {
+  const store = new MemoryResourceStore();
+  await store.create(BUILD_CONFIG, {
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'BuildConfig',
+    metadata: { name: 'web', namespace: 'team' },
+    spec: {
+      source: { type: 'Git', git: { uri: 'https://example.com/team/web.git', ref: 'main' } },
+      strategy: { type: 'Docker' },
+      triggers: [{ type: 'Generic', generic: { secret: SECRET } }],
+    },
+  });
+  const claims = new SetClaims();
+  const started: { ns: string; name: string; request: BuildRequest }[] = [];
+  let failures = instantiateFails;
+  const deps: DeliveryDeps = {
+    store,
+    claims,
+    logger: createLogger('silent'),
+    instantiate: async (ns, name, request): Promise<Resource> => {
+      if (failures-- > 0) throw new UnavailableError('the build queue is not answering');
+      started.push({ ns, name, request });
+      return {
+        apiVersion: 'build.openshift.io/v1',
+        kind: 'Build',
+        metadata: { name: `${name}-${started.length}`, namespace: ns },
+      };
+    },
+  };
+  return { deps, claims, started };
+}
+
+function generic(key: string | undefined, secret = SECRET) {
+  const headers: Record<string, string | undefined> = { 'idempotency-key': key };
+  return {
+    namespace: 'team',
+    name: 'web',
+    secret,
+    type: 'generic',
+    request: { method: 'POST', getHeader: (n: string) => headers[n.toLowerCase()], rawBody: Buffer.alloc(0) },
+  };
+}
+
+describe('per-BuildConfig delivery', () => {
+  it('starts one build per delivery id and answers a redelivery with a 200 Status and no build', async () => {
+    const { deps, started } = await setUp();
+    const first = await deliverBuildConfigHook(deps, generic('k-1'));
+    expect(first.status).toBe(200);
+    expect(first.outcome).toBe('built');
+    expect((first.body as Resource).kind).toBe('Build');
+    const again = await deliverBuildConfigHook(deps, generic('k-1'));
+    expect(again).toMatchObject({
+      status: 200,
+      outcome: 'duplicate',
+      body: { kind: 'Status', status: 'Success', code: 200 },
+    });
+    expect((again.body as { message: string }).message).toMatch(/already handled/);
+    expect(started).toHaveLength(1);
+    // A delivery with another id builds again.
+    await deliverBuildConfigHook(deps, generic('k-2'));
+    expect(started).toHaveLength(2);
+  });
+
+  it('releases the claim when the build cannot start, so the retry builds', async () => {
+    const { deps, claims, started } = await setUp(1);
+    await expect(deliverBuildConfigHook(deps, generic('k-9'))).rejects.toThrow(UnavailableError);
+    expect(claims.held.size).toBe(0);
+    const retry = await deliverBuildConfigHook(deps, generic('k-9'));
+    expect(retry.outcome).toBe('built');
+    expect(started).toHaveLength(1);
+  });
+
+  it('answers a wrong secret with a 401 Failure Status, claims nothing and builds nothing', async () => {
+    const { deps, claims, started } = await setUp();
+    const a = await deliverBuildConfigHook(deps, generic('k-3', 'wrong'));
+    expect(a.status).toBe(401);
+    expect(a.outcome).toBe('rejected');
+    expect(a.body).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'Unauthorized', code: 401 });
+    expect(claims.held.size).toBe(0);
+    expect(started).toHaveLength(0);
+  });
+});
+
+describe('GitHub org/App delivery', () => {
+  it('is off without a secret: 404 naming the setting, nothing claimed', async () => {
+    const { deps, claims } = await setUp();
+    const a = await deliverGitHubOrgHook(
+      { ...deps, receiver: undefined, index: new MemoryBuildConfigIndex() },
+      { method: 'POST', getHeader: () => undefined, rawBody: Buffer.from('{}') },
+    );
+    expect(a).toMatchObject({ status: 404, outcome: 'rejected', body: { message: ORG_WEBHOOK_OFF_MESSAGE } });
+    expect(claims.held.size).toBe(0);
+  });
+});
+
+describe('the one Status builder', () => {
+  it('says Success under 400 and Failure from 400, and leaves out a reason it was not given', () => {
+    expect(statusObject({ code: 202, message: 'ok' })).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
+      message: 'ok',
+      code: 202,
+    });
+    expect(
+      statusObject({ code: 422, reason: 'Invalid', message: 'bad', details: { causes: [] } }),
+    ).toMatchObject({ status: 'Failure', reason: 'Invalid', code: 422, details: { causes: [] } });
+  });
+});
