@@ -459,7 +459,10 @@ export class DockerTarget implements DeployTarget {
       await container.start();
       if (relay) {
         const info = await container.inspect();
-        const ip = info.NetworkSettings.Networks[networkMode]?.IPAddress;
+        // Keyed by network name; ensureNetwork answers with the network's id.
+        const ip = Object.values(info.NetworkSettings.Networks).find(
+          (n) => n.NetworkID === networkMode,
+        )?.IPAddress;
         if (ip) relay.admit(ip);
       }
       const result = (await container.wait()) as { StatusCode: number };
