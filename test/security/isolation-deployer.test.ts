@@ -19,6 +19,15 @@ import { BASE_IMAGE, waitFor } from '../support/stack.js';
 import { startSlipway, type TestSlipway } from '../support/slipway.js';
 
 const docker = new Docker();
+
+/** The id of the namespace's network, which must be the only one of its name. */
+async function namespaceNetworkId(): Promise<string> {
+  const named = (await docker.listNetworks({ filters: { name: [`slipway-${ns}`] } })).filter(
+    (n) => n.Name === `slipway-${ns}`,
+  );
+  expect(named).toHaveLength(1);
+  return named[0]!.Id;
+}
 const ns = `isod-${randomUUID().slice(0, 8)}`;
 const run = randomUUID().slice(0, 8);
 const APP = `slipway-test/iso-app-${run}`;
@@ -125,7 +134,9 @@ test('a Custom deployer and a pre hook run on the namespace network, reach the A
     },
   });
   const deployer = await inspectWhileRunning('openshift.io/deployer-pod-for.name=cust-1');
-  expect(deployer.HostConfig.NetworkMode).toBe(`slipway-${ns}`);
+  // Containers are put on the network by its id (a name can be ambiguous for a moment
+  // while two processes race to make it): the id of the namespace's one network.
+  expect(deployer.HostConfig.NetworkMode).toBe(await namespaceNetworkId());
   expect(Object.keys(deployer.NetworkSettings.Networks)).toEqual([`slipway-${ns}`]);
   expect(deployer.HostConfig.ExtraHosts?.some((h: string) => h.startsWith('slipway-api:'))).toBe(true);
   expect(deployer.Config.Env.find((e) => e.startsWith('SLIPWAY_API_URL='))).toMatch(
@@ -155,7 +166,7 @@ test('a Custom deployer and a pre hook run on the namespace network, reach the A
   dc.spec.template.spec.containers[0].env = [{ name: 'V', value: '2' }];
   await s.apiJson('PUT', DC('cust'), dc);
   const hook = await inspectWhileRunning('openshift.io/deployment.hook=pre');
-  expect(hook.HostConfig.NetworkMode).toBe(`slipway-${ns}`);
+  expect(hook.HostConfig.NetworkMode).toBe(await namespaceNetworkId());
   const rc2 = await waitForRevision('cust-2');
   expect(rc2.metadata.annotations?.['openshift.io/deployment.phase']).toBe('Complete');
 }, 300000);
