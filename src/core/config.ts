@@ -74,6 +74,8 @@ export const configSchema = z.object({
   /** Where builds clone sources; each build has its own directory, removed afterwards. */
   workDir: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `text` lines for a person, `json` for a collector; `auto` picks text when stderr is a terminal. */
+  logFormat: z.enum(['auto', 'text', 'json']).default('auto'),
   /** Base URL links in commit statuses point to. */
   publicUrl: z.string().optional(),
   /** Token that posts commit statuses to GitHub; unset, no statuses are posted. */
