@@ -6,7 +6,8 @@
  * machines can pull them.
  */
 import type Docker from 'dockerode';
-import { errorMessage } from '../core/errors.js';
+import { AlreadyExistsError, errorMessage } from '../core/errors.js';
+import type { Resource } from '../core/resource.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { IMAGE_STREAM, recordImageStreamTag } from './image-streams.js';
 import { pushImage } from './push.js';
@@ -49,21 +50,7 @@ export async function registerBuilderImages(options: RegisterBuilderOptions): Pr
         log: () => undefined,
         signal: new AbortController().signal,
       });
-      if (!(await store.get(IMAGE_STREAM, BUILDER_NAMESPACE, b.stream))) {
-        await store.create(IMAGE_STREAM, {
-          apiVersion: 'image.openshift.io/v1',
-          kind: 'ImageStream',
-          metadata: {
-            name: b.stream,
-            namespace: BUILDER_NAMESPACE,
-            annotations: {
-              'openshift.io/display-name': b.display,
-              'openshift.io/provider-display-name': 'Slipway',
-            },
-          },
-          spec: { tags: [{ name: 'latest', annotations: { tags: `builder,${b.stream}` } }] },
-        });
-      }
+      await ensureBuilderStream(store, b);
       await recordImageStreamTag({
         store,
         namespace: BUILDER_NAMESPACE,
@@ -78,4 +65,43 @@ export async function registerBuilderImages(options: RegisterBuilderOptions): Pr
     }
   }
   return done;
+}
+
+/**
+ * Creates the builder's ImageStream, or adds the builder annotations to one that exists:
+ * the push above can make the registry's notification create the stream first, and a
+ * second `up` finds it from the first. Either way the stream ends up marked as a builder.
+ */
+export async function ensureBuilderStream(store: ResourceStore, b: (typeof BUILDER_IMAGES)[number]): Promise<void> {
+  const annotations = {
+    'openshift.io/display-name': b.display,
+    'openshift.io/provider-display-name': 'Slipway',
+  };
+  const latest = { name: 'latest', annotations: { tags: `builder,${b.stream}` } };
+  try {
+    await store.create(IMAGE_STREAM, {
+      apiVersion: 'image.openshift.io/v1',
+      kind: 'ImageStream',
+      metadata: { name: b.stream, namespace: BUILDER_NAMESPACE, annotations },
+      spec: { tags: [latest] },
+    });
+    return;
+  } catch (err) {
+    if (!(err instanceof AlreadyExistsError)) throw err;
+  }
+  await store.update(IMAGE_STREAM, BUILDER_NAMESPACE, b.stream, (current: Resource) => {
+    const spec = (current.spec ?? {}) as { tags?: { name: string; annotations?: Record<string, string> }[] };
+    const tags = [...(spec.tags ?? [])];
+    const i = tags.findIndex((t) => t.name === 'latest');
+    const marked = i >= 0 && tags[i]!.annotations?.tags === latest.annotations.tags;
+    const named = Object.entries(annotations).every(([k, v]) => current.metadata.annotations?.[k] === v);
+    if (marked && named) return undefined;
+    if (i >= 0) tags[i] = { ...tags[i]!, annotations: { ...tags[i]!.annotations, ...latest.annotations } };
+    else tags.push(latest);
+    return {
+      ...current,
+      metadata: { ...current.metadata, annotations: { ...current.metadata.annotations, ...annotations } },
+      spec: { ...spec, tags },
+    };
+  });
 }
