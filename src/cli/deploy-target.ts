@@ -1,7 +1,7 @@
 /**
  * `slipway set deploy-target NAMESPACE docker|kubernetes` and `slipway get deploy-target
  * [NAMESPACE]`: which deploy target a namespace's DeploymentConfigs roll out to, in a
- * fleet whose workers have different targets (docs/deployments.md, "Mixed fleets").
+ * fleet whose workers have different targets (docs/mixed-fleets.md).
  */
 import type { Command } from 'commander';
 import { ApiError, type SlipwayClient } from './client.js';

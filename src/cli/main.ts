@@ -16,6 +16,7 @@ import { readCredentials, writeCredentials } from './credentials.js';
 import { ensureRedis, ensureRegistry, redactRedisUrl, registryNotifyToken } from './local-stack.js';
 import { describe, formatResources } from './output.js';
 import { registerRolloutCommands } from './rollout.js';
+import { DEPLOY_TARGET_WORDS, printDeployTarget, registerDeployTargetCommands } from './deploy-target.js';
 import { parseManifests } from './manifests.js';
 import { ensureSampleRepo, sampleBuildConfig } from './sample.js';
 
@@ -330,6 +331,8 @@ program
       opts: { output?: string; allNamespaces?: boolean; selector?: string },
     ) => {
       const c = client();
+      // A namespace's deploy target is no resource kind: `get deploy-target [NAMESPACE]`.
+      if (DEPLOY_TARGET_WORDS.includes(type)) return printDeployTarget(c, name ?? ns(), opts.output);
       const target = parseTarget(type, name);
       if (target.name) {
         const obj = await c.json('GET', resourcePath(target.info, ns(), target.name));
@@ -535,6 +538,7 @@ program
   });
 
 registerRolloutCommands(program, client, ns);
+registerDeployTargetCommands(program, client, ns);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof ApiError ? err.message : `error: ${(err as Error).message}`);

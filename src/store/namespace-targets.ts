@@ -3,7 +3,7 @@
  * fleet through Redis. A fleet may mix processes that have a Kubernetes cluster with
  * processes that only have their local Docker engine; the record is what keeps a
  * DeploymentConfig meant for the cluster off a Docker host (and the reverse). See
- * docs/deployments.md ("Mixed fleets").
+ * docs/mixed-fleets.md.
  *
  * One Redis hash `{prefix}:namespace-targets`, field = namespace, value = the kind.
  */
@@ -67,7 +67,10 @@ export class RedisNamespaceTargets implements NamespaceTargets {
 }
 
 /** What a process decides about a namespace, given its own kind and the record. */
-export type TargetDecision = { act: true; claimed: boolean } | { act: false; recorded: DeployTargetKind };
+export type TargetDecision =
+  | { act: true; claimed: boolean }
+  /** `recorded` is undefined when the namespace stays unrecorded (this process may not claim it). */
+  | { act: false; recorded: DeployTargetKind | undefined };
 
 /**
  * Pure: whether a process with target `own` acts on a namespace whose record was
@@ -86,4 +89,16 @@ export function decideTarget(input: {
 /** The BullMQ queue of rollouts for one kind of target: a worker takes only its own kind's. */
 export function rolloutQueueName(kind: DeployTargetKind): string {
   return `rollouts-${kind}`;
+}
+
+/**
+ * Pure: the kind of queue a rollout of a namespace goes to — its record's, or, in a
+ * namespace with none (a fleet of one kind that never recorded it), the enqueuing
+ * process's own.
+ */
+export function rolloutQueueKind(input: {
+  recorded: DeployTargetKind | undefined;
+  own: DeployTargetKind;
+}): DeployTargetKind {
+  return input.recorded ?? input.own;
 }

@@ -19,6 +19,7 @@ import {
   RedisNamespaceTargets,
   decideTarget,
   parseDeployTargetKind,
+  rolloutQueueKind,
   rolloutQueueName,
 } from '../../src/store/namespace-targets.js';
 import { DEPLOYMENT_CONFIG } from '../../src/strategies/rollout.js';
@@ -94,6 +95,12 @@ describe('decisions', () => {
       act: false,
       recorded: 'docker',
     });
+  });
+
+  it('a rollout is queued for the kind its namespace is recorded for, whoever queues it', () => {
+    expect(rolloutQueueKind({ recorded: 'kubernetes', own: 'docker' })).toBe('kubernetes');
+    expect(rolloutQueueKind({ recorded: 'docker', own: 'kubernetes' })).toBe('docker');
+    expect(rolloutQueueKind({ recorded: undefined, own: 'kubernetes' })).toBe('kubernetes');
   });
 
   it('rollouts of each kind go to a queue of their own', () => {
