@@ -21,34 +21,29 @@ import { createLogger, type Logger } from './core/logger.js';
 import type { Resource } from './core/resource.js';
 import { BuildQueue } from './queue/build-queue.js';
 import { startBuildWorker, type BuildWorkerHandle } from './queue/build-worker.js';
-import { cancelSupersededBuilds } from './queue/cancel.js';
-import { BUILD, BUILD_CONFIG, instantiateBuild, type BuildRequest } from './queue/instantiate.js';
-import {
-  onDeploymentImageChange as rollOutImageChange,
-  RolloutQueue,
-  startDeploymentController,
-  startRolloutWorker,
-  type DeploymentControllerHandle,
-  type RolloutWorkerHandle,
-} from './queue/rollouts.js';
+import { instantiateWithRunPolicy } from './queue/cancel.js';
+import { BUILD, BUILD_CONFIG, type BuildRequest } from './queue/instantiate.js';
+import { RolloutQueue } from './queue/rollout-queue.js';
 import { RedisBinaryInputStore } from './store/binary-store.js';
 import { RedisBuildLogStore } from './store/build-logs.js';
 import { RedisResourceStore } from './store/resource-store.js';
 import { DeployerSteps } from './strategies/deployer-steps.js';
-import { DockerTarget } from './strategies/docker/docker-target.js';
-import { updateAnnotatedDeployments } from './strategies/kubernetes/image-triggers.js';
-import { KubernetesTarget } from './strategies/kubernetes/kubernetes-target.js';
+import {
+  rollOutOnImageChange,
+  startDeploymentController,
+  type DeploymentControllerHandle,
+} from './strategies/deployment-controller.js';
 import { createDeployTarget } from './strategies/targets.js';
-import { ReplicaMonitor } from './strategies/docker/replica-monitor.js';
-import { ReplicaReconciler } from './strategies/docker/reconciler.js';
 import { ReplicaStateStore } from './strategies/docker/replica-state.js';
 import { startRouter as startDeployRouter, type RouterHandle } from './strategies/router.js';
-import type { DeployTarget } from './strategies/target.js';
+import { startRolloutWorker, type RolloutWorkerHandle } from './strategies/rollout-worker.js';
+import type { DeployTarget, LocalControllers } from './strategies/target.js';
 import { startBuildConfigIndexing } from './triggers/buildconfig-index.js';
 import { CommitStatusPublisher, GitHubCommitStatusReporter } from './triggers/commit-status.js';
 import { RedisDeliveryClaims } from './store/delivery-claims.js';
 import {
   dispatchImageChange,
+  imagePushHooks,
   type DeploymentImageChangeHook,
   type ImageChangeOutcome,
 } from './triggers/image-change-dispatch.js';
@@ -101,7 +96,7 @@ export interface RuntimeOptions {
 
 export async function createRuntime(config: SlipwayConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const prefix = options.prefix ?? 'slipway';
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, config.logFormat);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
   try {
     await redis.connect();
@@ -123,48 +118,16 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   const docker = new Docker();
   const claims = new RedisDeliveryClaims(redis, prefix);
   const provenance = new RedisImageProvenance(redis, prefix);
-  const instantiate = (
-    namespace: string,
-    buildConfig: string,
-    request: BuildRequest = {},
-  ): Promise<Resource> =>
-    instantiateBuild({
-      store,
-      queue,
-      namespace,
-      buildConfig,
-      request,
-      beforeEnqueue: async (build, bc) => {
-        const cancelled = await cancelSupersededBuilds({ store, queue, logs, build, buildConfig: bc });
-        if (cancelled.length > 0)
-          logger.info(
-            { namespace, build: build.metadata.name, cancelled },
-            'SerialLatestOnly cancelled older queued builds',
-          );
-      },
-    });
+  const instantiate = instantiateWithRunPolicy({ store, queue, logs, logger });
   const replicaStates = new ReplicaStateStore(redis, prefix);
   // A cluster when SLIPWAY_KUBECONFIG (or a pod's service account) says so, else the local engine.
   const deployTarget = createDeployTarget(config, { docker, store, states: replicaStates, logger });
   const rollouts = new RolloutQueue(config.redisUrl, prefix);
   // Rollout logs are keyed by revision; their own prefix keeps them apart from build logs.
   const rolloutLogs = new RedisBuildLogStore(redis, `${prefix}:rollout`);
-  const rollOut: DeploymentImageChangeHook = async (dc, decision) => {
-    for (const t of decision.triggers) {
-      await rollOutImageChange({
-        store,
-        target: deployTarget,
-        rollouts,
-        logger,
-        namespace: dc.metadata.namespace ?? 'default',
-        name: dc.metadata.name,
-        image: t.image,
-        from: { name: t.from.name, ...(t.from.namespace ? { namespace: t.from.namespace } : {}) },
-        containerNames: t.containerNames,
-      });
-    }
-  };
-  const onDeploymentImageChange = options.onDeploymentImageChange ?? rollOut;
+  const onDeploymentImageChange =
+    options.onDeploymentImageChange ??
+    rollOutOnImageChange({ store, target: deployTarget, rollouts, logger });
   const runtime: Runtime = {
     config,
     prefix,
@@ -179,24 +142,21 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
     claims,
     provenance,
     instantiate,
-    dispatchImageChange: async (update) => {
-      const outcome = await dispatchImageChange(
-        { store, claims, provenance, instantiate, onDeploymentImageChange, logger },
+    dispatchImageChange: (update) =>
+      dispatchImageChange(
+        {
+          store,
+          claims,
+          provenance,
+          instantiate,
+          onDeploymentImageChange,
+          ...(deployTarget.onImageStreamTagUpdated
+            ? { onTagUpdated: (u: ImageStreamTagUpdate) => deployTarget.onImageStreamTagUpdated!(u) }
+            : {}),
+          logger,
+        },
         update,
-      );
-      if (deployTarget instanceof KubernetesTarget) {
-        // Plain apps/v1 Deployments follow ImageStreamTags through OpenShift's trigger annotation.
-        const result = await updateAnnotatedDeployments({
-          kubeConfig: deployTarget.clients.kubeConfig,
-          namespace: update.namespace,
-          imageStreamTag: `${update.stream}:${update.tag}`,
-          image: update.dockerImageReference,
-        }).catch((err: unknown) => ({ updated: [], errors: [String(err)] }));
-        for (const e of result.errors)
-          logger.warn({ stream: `${update.namespace}/${update.stream}:${update.tag}` }, e);
-      }
-      return outcome;
-    },
+      ),
     deployTarget,
     replicaStates,
     rollouts,
@@ -384,29 +344,7 @@ export function startWorker(rt: Runtime): BuildWorkerHandle {
       builders: { Docker: dockerBuilder, Source: sourceBuilder },
       logger: rt.logger,
       ...(statuses ? { onPhase: (build: Resource) => statuses.publish(build) } : {}),
-      beforeImagePush: async ({ build, registry, repository, tag }) => {
-        const bc = build.metadata.labels?.['openshift.io/build-config.name'];
-        if (bc)
-          await rt.provenance.markPushing(
-            { registry, repository, tag },
-            { namespace: build.metadata.namespace ?? 'default', name: bc },
-          );
-      },
-      onImagePushed: async ({ build, registry, repository, tag, digest, imageStream }) => {
-        const namespace = build.metadata.namespace ?? 'default';
-        const bc = build.metadata.labels?.['openshift.io/build-config.name'];
-        const producedBy = bc ? { namespace, name: bc } : undefined;
-        if (producedBy) await rt.provenance.markPushed({ registry, repository, tag, digest }, producedBy);
-        if (!imageStream) return;
-        await rt.dispatchImageChange({
-          namespace: imageStream.namespace,
-          stream: imageStream.name,
-          tag: imageStream.tag,
-          image: digest,
-          dockerImageReference: `${registry}/${repository}@${digest}`,
-          ...(producedBy ? { producedBy } : { external: true }),
-        });
-      },
+      ...imagePushHooks({ provenance: rt.provenance, dispatch: (update) => rt.dispatchImageChange(update) }),
     },
     {
       redisUrl: rt.config.redisUrl,
@@ -430,10 +368,8 @@ export function startWorker(rt: Runtime): BuildWorkerHandle {
 export interface DeploymentsHandle {
   controller: DeploymentControllerHandle;
   worker: RolloutWorkerHandle;
-  /** The local target's readiness prober; undefined on other targets. */
-  monitor: ReplicaMonitor | undefined;
-  /** The local target's ReplicationController loop (replaces dead replicas); undefined on other targets. */
-  reconciler: ReplicaReconciler | undefined;
+  /** The target's loops run by this process (the local target's readiness probes and replica healing); undefined on Kubernetes. */
+  local: LocalControllers | undefined;
   close(): Promise<void>;
 }
 
@@ -446,29 +382,8 @@ export async function startDeployments(
   rt: Runtime,
   options: { apiUrl?: string; resyncMs?: number } = {},
 ): Promise<DeploymentsHandle> {
-  // Readiness on the local target is Slipway's job; on Kubernetes it is the kubelet's.
-  const monitor =
-    rt.deployTarget instanceof DockerTarget
-      ? new ReplicaMonitor({
-          docker: rt.docker,
-          redis: rt.redis,
-          prefix: rt.prefix,
-          states: rt.replicaStates,
-          store: rt.store,
-          logger: rt.logger,
-        })
-      : undefined;
-  monitor?.start();
-  const reconciler =
-    rt.deployTarget instanceof DockerTarget
-      ? new ReplicaReconciler({
-          docker: rt.docker,
-          target: rt.deployTarget,
-          store: rt.store,
-          logger: rt.logger,
-        })
-      : undefined;
-  reconciler?.start();
+  // Readiness and healing on the local target are this process's job; on Kubernetes, the cluster's.
+  const local = rt.deployTarget.startLocalControllers?.({ redis: rt.redis, prefix: rt.prefix });
   const apiUrl = options.apiUrl ?? rt.config.publicUrl ?? `http://${rt.config.listen}`;
   const worker = startRolloutWorker(
     {
@@ -503,13 +418,11 @@ export async function startDeployments(
   return {
     controller,
     worker,
-    monitor,
-    reconciler,
+    local,
     close: async () => {
       await controller.stop();
-      await reconciler?.stop();
       await worker.close();
-      await monitor?.stop();
+      await local?.stop();
     },
   };
 }

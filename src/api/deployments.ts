@@ -10,8 +10,13 @@
 import { Router, type Request, type Response } from 'express';
 import type { DeploymentConfig } from '../core/deploy-types.js';
 import { ForbiddenError, InputError, MethodNotAllowedError, NotFoundError } from '../core/errors.js';
-import type { DeployControlDeps, DeploymentRequest } from '../queue/rollouts.js';
-import { cancelRollout, instantiateDeployment, rollbackDeployment, setPaused } from '../queue/rollouts.js';
+import type { DeployControlDeps, DeploymentRequest } from '../strategies/deployment-controller.js';
+import {
+  cancelRollout,
+  instantiateDeployment,
+  rollbackDeployment,
+  setPaused,
+} from '../strategies/deployment-controller.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import { deployerScopeOf, forbiddenMessage } from './auth.js';
 import type { DeployerSteps } from '../strategies/deployer-steps.js';

@@ -6,7 +6,7 @@ import type { BuildLogStore } from '../store/build-logs.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { buildRunInfo, buildsToCancel, type BuildRunInfo } from './run-policy.js';
 import type { BuildQueue } from './build-queue.js';
-import { BUILD } from './instantiate.js';
+import { BUILD, instantiateBuild, type BuildRequest } from './instantiate.js';
 
 export interface CancelBuildOptions {
   store: ResourceStore;
@@ -111,4 +111,34 @@ export async function failOrphanedBuild(
     await logs.appendLog(namespace, name, [`error: ${why}`]);
     await logs.closeLog(namespace, name, 'Error');
   }
+}
+
+/**
+ * How every build is started: `instantiateBuild`, with the run policy applied between
+ * storing the Build and queueing it (SerialLatestOnly cancels the older queued builds of
+ * its BuildConfig, so the newest is the one that waits).
+ */
+export function instantiateWithRunPolicy(deps: {
+  store: ResourceStore;
+  queue: BuildQueue;
+  logs: BuildLogStore;
+  logger: { info(obj: object, msg: string): void };
+}): (namespace: string, buildConfig: string, request?: BuildRequest) => Promise<Resource> {
+  const { store, queue, logs, logger } = deps;
+  return (namespace, buildConfig, request = {}) =>
+    instantiateBuild({
+      store,
+      queue,
+      namespace,
+      buildConfig,
+      request,
+      beforeEnqueue: async (build, bc) => {
+        const cancelled = await cancelSupersededBuilds({ store, queue, logs, build, buildConfig: bc });
+        if (cancelled.length > 0)
+          logger.info(
+            { namespace, build: build.metadata.name, cancelled },
+            'SerialLatestOnly cancelled older queued builds',
+          );
+      },
+    });
 }

@@ -20,6 +20,7 @@
  * - Every method that waits takes an AbortSignal and rejects with the signal's reason
  *   when it fires.
  */
+import type { Redis } from 'ioredis';
 import type { EnvVar } from '../core/build-types.js';
 import type { PodTemplateSpec, ResourceRequirements, Volume, VolumeMount } from '../core/deploy-types.js';
 import type { Resource } from '../core/resource.js';
@@ -183,8 +184,37 @@ export interface DeployTarget {
 
   deleteRoute?(namespace: string, name: string): Promise<void>;
 
+  /**
+   * An ImageStreamTag has a new image: what the target does beyond DeploymentConfigs
+   * (Kubernetes: plain apps/v1 Deployments carrying OpenShift's trigger annotation follow
+   * it). Absent where there is nothing more to do (the local target). Never throws: a
+   * failure is logged, since the DeploymentConfigs' triggers have fired already.
+   */
+  onImageStreamTagUpdated?(update: TagUpdate): Promise<void>;
+
+  /**
+   * Starts the loops this process must run for the target to keep replicas alive and
+   * ready (the local target: readiness probes and replacing dead replicas). Absent where
+   * the platform does it (Kubernetes: the kubelet and the controller manager).
+   */
+  startLocalControllers?(deps: { redis: Redis; prefix: string }): LocalControllers;
+
   /** Releases what the target holds (connections, timers); replicas keep running. */
   close(): Promise<void>;
+}
+
+/** A tag that moved, as a target needs it. */
+export interface TagUpdate {
+  namespace: string;
+  stream: string;
+  tag: string;
+  /** Pullable reference by digest. */
+  dockerImageReference: string;
+}
+
+/** The loops `startLocalControllers` started. */
+export interface LocalControllers {
+  stop(): Promise<void>;
 }
 
 /** `web`, 3 → `web-3`: OpenShift's revision (RC) name. */

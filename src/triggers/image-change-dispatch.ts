@@ -16,6 +16,7 @@
 import type { BuildConfigSpec } from '../core/build-types.js';
 import { InputError, NotFoundError, errorMessage } from '../core/errors.js';
 import { lookupKind, type Resource } from '../core/resource.js';
+import type { BuildRunnerDeps } from '../queue/build-runner.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { DeliveryClaims } from '../store/delivery-claims.js';
 import {
@@ -48,6 +49,12 @@ export interface ImageChangeDispatchDeps {
   /** How builds start (the runtime's instantiate, with run policies). */
   instantiate(namespace: string, buildConfig: string, request: TriggeredBuildRequest): Promise<Resource>;
   onDeploymentImageChange: DeploymentImageChangeHook;
+  /**
+   * What the deploy target does with a moved tag beyond DeploymentConfigs (annotated
+   * apps/v1 Deployments on Kubernetes); called for every report that did not fail,
+   * duplicates included, since it is idempotent and a cluster may have missed the first.
+   */
+  onTagUpdated?: (update: ImageStreamTagUpdate) => Promise<void>;
   logger: { debug(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
@@ -149,7 +156,10 @@ export async function dispatchImageChange(
   const { registry, ...base } = input;
   const outcome: ImageChangeOutcome = { duplicate: false, builds: [], deployments: [], skipped: [] };
   const claim = imageChangeDeliveryId(base);
-  if (!(await deps.claims.claimDelivery(claim))) return { ...outcome, duplicate: true };
+  if (!(await deps.claims.claimDelivery(claim))) {
+    await deps.onTagUpdated?.(base);
+    return { ...outcome, duplicate: true };
+  }
   try {
     const update: ImageStreamTagUpdate = { ...base };
     if (!update.producedBy && !update.external && registry !== undefined) {
@@ -197,11 +207,12 @@ export async function dispatchImageChange(
       { image, builds: outcome.builds, deployments: outcome.deployments, skipped: outcome.skipped },
       'image change dispatched',
     );
-    return outcome;
   } catch (err) {
     await deps.claims.releaseDelivery(claim).catch(() => undefined);
     throw err;
   }
+  await deps.onTagUpdated?.(base);
+  return outcome;
 }
 
 /** The default DeploymentConfig hook until the deployments stage provides one: logs the decision. */
@@ -217,5 +228,40 @@ export function logDeploymentImageChange(
       },
       'DeploymentConfig ImageChange trigger fired; no deployments stage is wired to roll it out',
     );
+  };
+}
+
+/**
+ * The build worker's push hooks, the build → image hand-off's end: the tag is marked as
+ * the BuildConfig's before the push and the digest after it (the loop guard), then the
+ * image change is dispatched as a known build output (or external, for a build without
+ * a BuildConfig). Outputs that are no ImageStreamTag fire nothing.
+ */
+export function imagePushHooks(deps: {
+  provenance: ImageProvenance;
+  dispatch: (update: ImageStreamTagUpdate) => Promise<ImageChangeOutcome>;
+}): Required<Pick<BuildRunnerDeps, 'beforeImagePush' | 'onImagePushed'>> {
+  const producerOf = (build: Resource): { namespace: string; name: string } | undefined => {
+    const bc = build.metadata.labels?.['openshift.io/build-config.name'];
+    return bc ? { namespace: build.metadata.namespace ?? 'default', name: bc } : undefined;
+  };
+  return {
+    beforeImagePush: async ({ build, registry, repository, tag }) => {
+      const producedBy = producerOf(build);
+      if (producedBy) await deps.provenance.markPushing({ registry, repository, tag }, producedBy);
+    },
+    onImagePushed: async ({ build, registry, repository, tag, digest, imageStream }) => {
+      const producedBy = producerOf(build);
+      if (producedBy) await deps.provenance.markPushed({ registry, repository, tag, digest }, producedBy);
+      if (!imageStream) return;
+      await deps.dispatch({
+        namespace: imageStream.namespace,
+        stream: imageStream.name,
+        tag: imageStream.tag,
+        image: digest,
+        dockerImageReference: `${registry}/${repository}@${digest}`,
+        ...(producedBy ? { producedBy } : { external: true }),
+      });
+    },
   };
 }

@@ -4,7 +4,7 @@
  * integer).
  */
 import { buildJobId, buildRef } from '../../src/queue/build-queue.js';
-import { rolloutJobId } from '../../src/queue/rollouts.js';
+import { rolloutJobId } from '../../src/queue/rollout-queue.js';
 import { jitteredDelay, retryOnConflict } from '../../src/store/backoff.js';
 import { AlreadyExistsError, ConflictError } from '../../src/core/errors.js';
 

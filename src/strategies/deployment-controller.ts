@@ -1,16 +1,15 @@
 /**
- * Rollouts on BullMQ, and the DeploymentConfig controller that starts them.
+ * The DeploymentConfig controller: the one place rollouts start.
  *
  * Starting rollout N is one compare-and-set on the DeploymentConfig (status.latestVersion
  * N-1 → N, with its causes), then revision N is made and a job for it queued on
- * the `rollouts` queue (`rolloutJobId`), so any worker runs it under a lease. Every path — ConfigChange,
+ * the `rollouts` queue (src/queue/rollout-queue.ts), so any worker runs it under a lease. Every path — ConfigChange,
  * image triggers, `instantiate`, rollback — goes through `startRollout`, and the CAS
  * means two servers seeing the same change start one rollout.
  *
  * The controller watches the store (DeploymentConfigs, ImageStreams, Services) and
  * resyncs every 30 s, since pub/sub drops what a disconnected subscriber missed.
  */
-import { DelayedError, Queue, Worker } from 'bullmq';
 import type {
   DeploymentCause,
   DeploymentConfig,
@@ -24,6 +23,13 @@ import { IMAGE_STREAM, latestTagReference, resolveImageReference } from '../regi
 import { splitStreamTag } from '../registry/references.js';
 import { retryOnConflict } from '../store/backoff.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import type { RolloutQueue } from '../queue/rollout-queue.js';
+import {
+  decideDeploymentImageChange,
+  type DeploymentImageChangeDecision,
+  type ImageStreamTagUpdate,
+} from '../triggers/image-change.js';
+import type { DeploymentImageChangeHook } from '../triggers/image-change-dispatch.js';
 import {
   causesMessage,
   decideRollout,
@@ -32,14 +38,8 @@ import {
   rollbackSpec,
   unresolvedContainers,
   withTag,
-} from '../strategies/deployment-config.js';
-import {
-  DEPLOYMENT_CONFIG,
-  refreshConfigStatus,
-  runRollout,
-  servingRevision,
-  type RolloutDeps,
-} from '../strategies/rollout.js';
+} from './deployment-config.js';
+import { DEPLOYMENT_CONFIG, refreshConfigStatus, servingRevision } from './rollout.js';
 import {
   REVISION_ANNOTATIONS,
   revisionName,
@@ -47,64 +47,7 @@ import {
   revisionVersion,
   type DeployTarget,
   type ReplicationController,
-} from '../strategies/target.js';
-import { redisConnection } from './build-queue.js';
-
-export const ROLLOUT_QUEUE = 'rollouts';
-
-export interface RolloutJobData {
-  namespace: string;
-  name: string;
-  version: number;
-  /** The DeploymentConfig's metadata.uid when the rollout was queued. */
-  uid?: string;
-}
-
-/**
- * The one place a rollout's job id is made: `{namespace}/{dc}/{uid}/{version}`. '/' is
- * in no Kubernetes name, so ids never collide across namespaces; the uid makes a
- * DeploymentConfig deleted and created again under its old name a new series of jobs,
- * not duplicates of the old completed ones that BullMQ would ignore. BullMQ forbids ':'.
- */
-export function rolloutJobId(job: RolloutJobData): string {
-  return `${job.namespace}/${job.name}/${job.uid ?? 'no-uid'}/${job.version}`;
-}
-
-export class RolloutQueue {
-  readonly queue: Queue<RolloutJobData>;
-
-  constructor(redisUrl: string, prefix = 'slipway') {
-    this.queue = new Queue<RolloutJobData>(ROLLOUT_QUEUE, {
-      connection: redisConnection(redisUrl),
-      prefix: `${prefix}:bull`,
-    });
-  }
-
-  /** Queues rollout `version` of `dc`; a second call for the same rollout is a no-op (same job id). */
-  async enqueue(
-    dc: { metadata: { namespace?: string; name: string; uid?: string } },
-    version: number,
-  ): Promise<void> {
-    const data: RolloutJobData = {
-      namespace: dc.metadata.namespace ?? 'default',
-      name: dc.metadata.name,
-      version,
-      ...(dc.metadata.uid ? { uid: dc.metadata.uid } : {}),
-    };
-    await this.queue.add('rollout', data, {
-      jobId: rolloutJobId(data),
-      // Retries are for interruptions (a worker shutting down mid-rollout); the runner resumes.
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: 1000,
-      removeOnFail: 5000,
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close();
-  }
-}
+} from './target.js';
 
 /** What starting rollouts needs. */
 export interface DeployControlDeps {
@@ -356,69 +299,68 @@ export async function setPaused(
   return updated;
 }
 
-export interface DeploymentImageChange {
-  store: ResourceStore;
-  target: DeployTarget;
-  rollouts: RolloutQueue;
-  namespace: string;
-  /** The DeploymentConfig. */
-  name: string;
-  /** The new image, a pullable reference by digest (`127.0.0.1:5000/ns/app@sha256:…`). */
-  image: string;
-  /** The ImageStreamTag that moved; only triggers following it fire. Without it, triggers over `containerNames` do. */
-  from?: { name: string; namespace?: string };
-  containerNames?: string[];
-  logger?: Logger;
-}
-
 /**
- * An ImageStream tag a DeploymentConfig's ImageChange trigger follows has a new image:
- * records `lastTriggeredImage`, points the trigger's containers at the image and, when
- * the trigger is `automatic` (and the config not paused), starts a rollout with an
- * ImageChange cause. Idempotent: the same image never rolls out twice. For the webhooks
- * stage; the controller also calls it when it sees an ImageStream change.
+ * Applies an ImageChange decision made by the triggers stage
+ * (`decideDeploymentImageChange` in src/triggers/image-change.ts) to one DeploymentConfig:
+ * records `lastTriggeredImage`, points the fired triggers' containers at the image, and
+ * reconciles (a rollout with an ImageChange cause when the triggers say so). The write is
+ * a compare-and-set; when the config changed since the decision was made, the triggers
+ * stage is asked again about the current object, so a stale decision never lands.
+ * Idempotent: the same image never rolls out twice.
  */
-export async function onDeploymentImageChange(
-  input: DeploymentImageChange,
+export async function applyDeploymentImageChange(
+  deps: DeployControlDeps,
+  input: {
+    namespace: string;
+    /** The DeploymentConfig. */
+    name: string;
+    update: ImageStreamTagUpdate;
+    /** The decision, and the resourceVersion of the object it was made on. */
+    decided?: { decision: DeploymentImageChangeDecision; resourceVersion: string | undefined };
+  },
 ): Promise<{ updated: boolean; version?: number; reason?: string }> {
-  const { store, namespace, name, image } = input;
+  const { namespace, name, update } = input;
   let reason = 'no ImageChange trigger follows this image';
   let updated = false;
-  await store.update(DEPLOYMENT_CONFIG, namespace, name, (cur) => {
-    const dc = cur as unknown as DeploymentConfig;
-    if (dc.spec.paused) {
-      reason = `DeploymentConfig "${name}" is paused`;
+  await deps.store.update(DEPLOYMENT_CONFIG, namespace, name, (cur) => {
+    const decision =
+      input.decided && input.decided.resourceVersion === cur.metadata.resourceVersion
+        ? input.decided.decision
+        : decideDeploymentImageChange({ deploymentConfig: cur, update });
+    if (!decision.fire) {
+      reason = decision.reason;
+      updated = false;
       return undefined;
     }
-    let changed = false;
-    for (const { index } of imageTriggers(dc)) {
-      const p = dc.spec.triggers![index]!.imageChangeParams!;
-      const follows = input.from
-        ? withTag(p.from.name) === withTag(input.from.name) &&
-          (p.from.namespace ?? namespace) === (input.from.namespace ?? namespace)
-        : (p.containerNames ?? []).some((c) => (input.containerNames ?? []).includes(c));
-      if (!follows) continue;
-      if (!p.automatic) {
-        reason = 'the trigger is not automatic';
-        continue;
-      }
-      if (p.lastTriggeredImage === image) {
-        reason = `already triggered for ${image}`;
-        continue;
-      }
-      p.lastTriggeredImage = image;
-      for (const c of dc.spec.template.spec.containers)
-        if ((p.containerNames ?? input.containerNames ?? []).includes(c.name)) c.image = image;
-      changed = true;
+    const dc = cur as unknown as DeploymentConfig;
+    for (const r of decision.record) {
+      const p = dc.spec.triggers?.[r.triggerIndex]?.imageChangeParams;
+      if (p) p.lastTriggeredImage = r.lastTriggeredImage;
     }
-    updated = changed;
-    return changed ? cur : undefined;
+    for (const t of decision.triggers) {
+      for (const c of dc.spec.template.spec.containers)
+        if (t.containerNames.includes(c.name)) c.image = t.image;
+    }
+    updated = true;
+    return cur;
   });
   if (!updated) return { updated, reason };
-  const result = await reconcileDeploymentConfig(input, namespace, name);
+  const result = await reconcileDeploymentConfig(deps, namespace, name);
   return result.version !== undefined
     ? { updated, version: result.version }
     : { updated, reason: 'the config changed but no rollout started (see its status)' };
+}
+
+/** The deployments stage's answer to a fired DeploymentConfig ImageChange trigger: apply it and roll out. */
+export function rollOutOnImageChange(deps: DeployControlDeps): DeploymentImageChangeHook {
+  return async (dc, decision, update) => {
+    await applyDeploymentImageChange(deps, {
+      namespace: dc.metadata.namespace ?? 'default',
+      name: dc.metadata.name,
+      update,
+      decided: { decision, resourceVersion: dc.metadata.resourceVersion },
+    });
+  };
 }
 
 /**
@@ -485,12 +427,16 @@ async function applyStreamImages(
     const is = await deps.store.get(IMAGE_STREAM, streamNs, streamName);
     const image = is ? latestTagReference(is, tag) : undefined;
     if (!image || image === p.lastTriggeredImage) continue;
-    await onDeploymentImageChange({
-      ...deps,
+    await applyDeploymentImageChange(deps, {
       namespace: ns,
       name: dc.metadata.name,
-      image,
-      from: { name: withTag(p.from.name), namespace: streamNs },
+      update: {
+        namespace: streamNs,
+        stream: streamName,
+        tag,
+        image: image.includes('@') ? image.slice(image.indexOf('@') + 1) : image,
+        dockerImageReference: image,
+      },
     });
   }
 }
@@ -598,57 +544,6 @@ export async function startDeploymentController(
       clearInterval(timer);
       await unwatch();
       await Promise.all([...chains.values()]);
-    },
-  };
-}
-
-export interface RolloutWorkerOptions {
-  redisUrl: string;
-  prefix?: string;
-  concurrency?: number;
-  lockDurationMs: number;
-  stalledIntervalMs: number;
-  /** How long a rollout waiting for an older one waits before it is looked at again. */
-  waitRetryMs?: number;
-}
-
-export interface RolloutWorkerHandle {
-  worker: Worker<RolloutJobData>;
-  close(): Promise<void>;
-}
-
-/** A BullMQ worker running rollouts; a rollout waiting on an older one gives its slot back meanwhile. */
-export function startRolloutWorker(deps: RolloutDeps, options: RolloutWorkerOptions): RolloutWorkerHandle {
-  const shutdown = new AbortController();
-  const worker = new Worker<RolloutJobData>(
-    ROLLOUT_QUEUE,
-    async (job, token) => {
-      const outcome = await runRollout(deps, { ...job.data, signal: shutdown.signal });
-      if (outcome.kind === 'waiting') {
-        await job.moveToDelayed(Date.now() + (options.waitRetryMs ?? 500), token);
-        throw new DelayedError(outcome.reason);
-      }
-      return outcome.phase;
-    },
-    {
-      connection: redisConnection(options.redisUrl),
-      prefix: `${options.prefix ?? 'slipway'}:bull`,
-      // Rollouts mostly wait on replicas; many fit one worker.
-      concurrency: options.concurrency ?? 10,
-      lockDuration: options.lockDurationMs,
-      stalledInterval: options.stalledIntervalMs,
-      maxStalledCount: 3,
-    },
-  );
-  worker.on('failed', (job, err) => {
-    if (job) deps.logger.warn({ rollout: rolloutJobId(job.data), err: err.message }, 'rollout job failed');
-  });
-  worker.on('error', (err) => deps.logger.error({ err }, 'rollout worker error'));
-  return {
-    worker,
-    close: async () => {
-      shutdown.abort();
-      await worker.close();
     },
   };
 }
