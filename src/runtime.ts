@@ -8,6 +8,7 @@ import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { generateToken, TokenStore } from './api/auth.js';
 import { deploymentRouter } from './api/deployments.js';
+import { deployTargetRouter } from './api/deploy-targets.js';
 import { createApp } from './api/server.js';
 import { webhookRouter } from './api/webhook-routes.js';
 import { dockerBuilder } from './builders/docker/index.js';
@@ -27,6 +28,8 @@ import { RolloutQueue } from './queue/rollout-queue.js';
 import { RedisBinaryInputStore } from './store/binary-store.js';
 import { RedisBuildLogStore } from './store/build-logs.js';
 import { RedisResourceStore } from './store/resource-store.js';
+import { RedisNamespaceTargets, type NamespaceTargets } from './store/namespace-targets.js';
+import { guardTarget, targetKind } from './strategies/target-guard.js';
 import { DeployerSteps } from './strategies/deployer-steps.js';
 import {
   rollOutOnImageChange,
@@ -78,6 +81,8 @@ export interface Runtime {
   /** The local target's replica readiness and host ports, shared through Redis. */
   replicaStates: ReplicaStateStore;
   rollouts: RolloutQueue;
+  /** Which target each namespace deploys to, shared by the fleet (docs/mixed-fleets.md). */
+  namespaceTargets: NamespaceTargets;
   /** Rollout logs, one per revision (`web-3`). */
   rolloutLogs: RedisBuildLogStore;
   close(): Promise<void>;
@@ -121,13 +126,21 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   const instantiate = instantiateWithRunPolicy({ store, queue, logs, logger });
   const replicaStates = new ReplicaStateStore(redis, prefix);
   // A cluster when SLIPWAY_KUBECONFIG (or a pod's service account) says so, else the local engine.
-  const deployTarget = createDeployTarget(config, { docker, store, states: replicaStates, logger });
-  const rollouts = new RolloutQueue(config.redisUrl, prefix);
+  // Guarded: nothing reaches it for a namespace recorded for the other kind of target.
+  const namespaceTargets = new RedisNamespaceTargets(redis, prefix);
+  const deployTarget = guardTarget(
+    createDeployTarget(config, { docker, store, states: replicaStates, logger }),
+    namespaceTargets,
+  );
+  const rollouts = new RolloutQueue(config.redisUrl, prefix, {
+    targets: namespaceTargets,
+    own: targetKind(deployTarget),
+  });
   // Rollout logs are keyed by revision; their own prefix keeps them apart from build logs.
   const rolloutLogs = new RedisBuildLogStore(redis, `${prefix}:rollout`);
   const onDeploymentImageChange =
     options.onDeploymentImageChange ??
-    rollOutOnImageChange({ store, target: deployTarget, rollouts, logger });
+    rollOutOnImageChange({ store, target: deployTarget, rollouts, logger, targets: namespaceTargets });
   const runtime: Runtime = {
     config,
     prefix,
@@ -160,6 +173,7 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
     deployTarget,
     replicaStates,
     rollouts,
+    namespaceTargets,
     rolloutLogs,
     close: async () => {
       await queue.close();
@@ -267,10 +281,12 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
         store: rt.store,
         target: rt.deployTarget,
         rollouts: rt.rollouts,
+        targets: rt.namespaceTargets,
         logs: rt.rolloutLogs,
         steps: new DeployerSteps(rt.redis, rt.prefix),
         logger: rt.logger,
       }),
+      deployTargetRouter({ store: rt.store, targets: rt.namespaceTargets }),
     ],
   });
   const { host, port } = parseHostPort(rt.config.listen);
@@ -411,6 +427,7 @@ export async function startDeployments(
     store: rt.store,
     target: rt.deployTarget,
     rollouts: rt.rollouts,
+    targets: rt.namespaceTargets,
     logger: rt.logger,
     ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
     onDelete: (ns, rc) => rt.rolloutLogs.deleteLog(ns, rc),

@@ -1,12 +1,19 @@
 /**
- * The `rollouts` queue on BullMQ: a DeploymentConfig's rollout N is one job, queued by
+ * The rollout queues on BullMQ, one per kind of deploy target (`rollouts-docker`,
+ * `rollouts-kubernetes`): a rollout goes to the queue of the kind its namespace is
+ * recorded for (docs/mixed-fleets.md), so only a worker of that kind takes it.
+ * A DeploymentConfig's rollout N is one job, queued by
  * the DeploymentConfig controller (src/strategies/deployment-controller.ts) and run by
  * the rollout worker (src/strategies/rollout-worker.ts) under a lease.
  */
 import { Queue } from 'bullmq';
+import {
+  rolloutQueueKind,
+  rolloutQueueName,
+  type DeployTargetKind,
+  type NamespaceTargets,
+} from '../store/namespace-targets.js';
 import { redisConnection } from './build-queue.js';
-
-export const ROLLOUT_QUEUE = 'rollouts';
 
 export interface RolloutJobData {
   namespace: string;
@@ -26,14 +33,32 @@ export function rolloutJobId(job: RolloutJobData): string {
   return `${job.namespace}/${job.name}/${job.uid ?? 'no-uid'}/${job.version}`;
 }
 
-export class RolloutQueue {
-  readonly queue: Queue<RolloutJobData>;
+/** Which queue a rollout goes to: the namespace's recorded kind, else the enqueuing process's own. */
+export interface RolloutRouting {
+  targets?: NamespaceTargets;
+  own: DeployTargetKind;
+}
 
-  constructor(redisUrl: string, prefix = 'slipway') {
-    this.queue = new Queue<RolloutJobData>(ROLLOUT_QUEUE, {
-      connection: redisConnection(redisUrl),
-      prefix: `${prefix}:bull`,
-    });
+export class RolloutQueue {
+  private readonly queues = new Map<DeployTargetKind, Queue<RolloutJobData>>();
+
+  constructor(
+    private readonly redisUrl: string,
+    private readonly prefix: string,
+    private readonly routing: RolloutRouting,
+  ) {}
+
+  /** The queue of one kind's rollouts, opened on first use. */
+  queueFor(kind: DeployTargetKind): Queue<RolloutJobData> {
+    let queue = this.queues.get(kind);
+    if (!queue) {
+      queue = new Queue<RolloutJobData>(rolloutQueueName(kind), {
+        connection: redisConnection(this.redisUrl),
+        prefix: `${this.prefix}:bull`,
+      });
+      this.queues.set(kind, queue);
+    }
+    return queue;
   }
 
   /** Queues rollout `version` of `dc`; a second call for the same rollout is a no-op (same job id). */
@@ -47,7 +72,11 @@ export class RolloutQueue {
       version,
       ...(dc.metadata.uid ? { uid: dc.metadata.uid } : {}),
     };
-    await this.queue.add('rollout', data, {
+    const kind = rolloutQueueKind({
+      recorded: await this.routing.targets?.get(data.namespace),
+      own: this.routing.own,
+    });
+    await this.queueFor(kind).add('rollout', data, {
       jobId: rolloutJobId(data),
       // Retries are for interruptions (a worker shutting down mid-rollout); the runner resumes.
       attempts: 5,
@@ -58,6 +87,6 @@ export class RolloutQueue {
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 }

@@ -16,13 +16,14 @@ import type {
   DeploymentConfigStatus,
   ImageChangeParams,
 } from '../core/deploy-types.js';
-import { InputError, NotFoundError, errorMessage } from '../core/errors.js';
+import { ConflictError, InputError, NotFoundError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Resource } from '../core/resource.js';
 import { IMAGE_STREAM, latestTagReference, resolveImageReference } from '../registry/image-streams.js';
 import { splitStreamTag } from '../registry/references.js';
 import { retryOnConflict } from '../store/backoff.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import type { NamespaceTargets, TargetDecision } from '../store/namespace-targets.js';
 import type { RolloutQueue } from '../queue/rollout-queue.js';
 import {
   decideDeploymentImageChange,
@@ -40,6 +41,7 @@ import {
   withTag,
 } from './deployment-config.js';
 import { DEPLOYMENT_CONFIG, refreshConfigStatus, servingRevision } from './rollout.js';
+import { claimNamespace, otherTargetError, targetKind } from './target-guard.js';
 import {
   REVISION_ANNOTATIONS,
   revisionName,
@@ -55,6 +57,11 @@ export interface DeployControlDeps {
   target: DeployTarget;
   rollouts: RolloutQueue;
   logger?: Logger;
+  /**
+   * Which target each namespace deploys to, shared by the fleet (docs/mixed-fleets.md).
+   * Without it every namespace is this process's.
+   */
+  targets?: NamespaceTargets;
 }
 
 /** OpenShift's DeploymentRequest (apps.openshift.io/v1). */
@@ -84,6 +91,30 @@ async function latestRevision(
 }
 
 /**
+ * Whether this process handles `dc`'s namespace: it is recorded for this process's kind,
+ * or unrecorded and now claimed by it. A DeploymentConfig that rolled out before the
+ * namespace was recorded claims it only for the target holding its latest revision.
+ */
+async function handlesNamespace(deps: DeployControlDeps, dc: DeploymentConfig): Promise<TargetDecision> {
+  if (!deps.targets) return { act: true, claimed: false };
+  const rolledOut = (dc.status?.latestVersion ?? 0) > 0;
+  return claimNamespace(
+    { targets: deps.targets, logger: deps.logger },
+    {
+      namespace: dc.metadata.namespace ?? 'default',
+      own: targetKind(deps.target),
+      ...(rolledOut ? { mayClaim: async () => (await latestRevision(deps.target, dc)) !== undefined } : {}),
+    },
+  );
+}
+
+/** True when `namespace` is recorded for another kind of target than this process's. */
+async function otherKinds(deps: DeployControlDeps, namespace: string): Promise<boolean> {
+  const recorded = await deps.targets?.get(namespace);
+  return recorded !== undefined && recorded !== targetKind(deps.target);
+}
+
+/**
  * Starts the next rollout if `plan` says so, as one CAS on the DeploymentConfig (the new
  * spec, when the plan has one, is written in the same update). Older rollouts still
  * running are cancelled (OpenShift: "newer deployment was found running").
@@ -95,6 +126,19 @@ export async function startRollout(
   plan: (dc: DeploymentConfig, latest: ReplicationController | undefined) => Plan,
 ): Promise<StartResult> {
   const { store, target } = deps;
+  // A rollout is made by a process of the namespace's kind only (API verbs sent to
+  // another kind's server get a 409 saying where to go).
+  const current = (await store.get(DEPLOYMENT_CONFIG, namespace, name)) as DeploymentConfig | undefined;
+  if (current) {
+    const handles = await handlesNamespace(deps, current);
+    if (!handles.act) {
+      if (handles.recorded) throw otherTargetError(namespace, handles.recorded, targetKind(target));
+      throw new ConflictError(
+        `DeploymentConfig "${name}" rolled out on a target this Slipway process does not have; ` +
+          `record the namespace's target first (slipway set deploy-target ${namespace} docker|kubernetes)`,
+      );
+    }
+  }
   // The bump is a compare-and-set; a writer that lost retries after a jittered wait.
   const bumped = await retryOnConflict(async () => {
     const dc = (await store.get(DEPLOYMENT_CONFIG, namespace, name)) as DeploymentConfig | undefined;
@@ -372,6 +416,9 @@ export async function reconcileDeploymentConfig(
   namespace: string,
   name: string,
 ): Promise<StartResult> {
+  // Another kind's namespace: its own controller acts on the stored change.
+  const current = (await deps.store.get(DEPLOYMENT_CONFIG, namespace, name)) as DeploymentConfig | undefined;
+  if (current && !(await handlesNamespace(deps, current)).act) return { config: current };
   const result = await startRollout(deps, namespace, name, (dc, latest) => {
     const d = decideRollout(dc, latest);
     return d.start ? { causes: d.causes } : undefined;
@@ -481,6 +528,7 @@ export async function startDeploymentController(
 
   const onConfigDeleted = (dc: DeploymentConfig): Promise<void> =>
     serially(`dc/${dc.metadata.namespace}/${dc.metadata.name}`, async () => {
+      if (await otherKinds(deps, dc.metadata.namespace!)) return; // its revisions are on the other target
       // OpenShift deletes a DeploymentConfig's revisions (and so its replicas) with it.
       for (const rc of await target.listRevisions(dc.metadata.namespace!, dc.metadata.name)) {
         await target.deleteRevision(dc.metadata.namespace!, rc.metadata.name, {
@@ -498,9 +546,12 @@ export async function startDeploymentController(
     });
 
   const onService = (svc: Resource, deleted: boolean): Promise<void> =>
-    serially(`svc/${svc.metadata.namespace}/${svc.metadata.name}`, () =>
-      deleted ? target.deleteService(svc.metadata.namespace!, svc.metadata.name) : target.applyService(svc),
-    );
+    serially(`svc/${svc.metadata.namespace}/${svc.metadata.name}`, async () => {
+      if (await otherKinds(deps, svc.metadata.namespace!)) return;
+      await (deleted
+        ? target.deleteService(svc.metadata.namespace!, svc.metadata.name)
+        : target.applyService(svc));
+    });
 
   const unwatch = await store.watch((event, info) => {
     if (stopped) return;
@@ -514,11 +565,12 @@ export async function startDeploymentController(
     } else if (info.kind === 'Route' && target.applyRoute) {
       // Targets with their own router (the local one) read Routes themselves.
       const route = event.object;
-      void serially(`route/${route.metadata.namespace}/${route.metadata.name}`, () =>
-        event.type === 'DELETED'
+      void serially(`route/${route.metadata.namespace}/${route.metadata.name}`, async () => {
+        if (await otherKinds(deps, route.metadata.namespace!)) return;
+        await (event.type === 'DELETED'
           ? target.deleteRoute!(route.metadata.namespace!, route.metadata.name)
-          : target.applyRoute!(route),
-      );
+          : target.applyRoute!(route));
+      });
     }
   });
 
@@ -526,6 +578,8 @@ export async function startDeploymentController(
     const configs = (await store.list(DEPLOYMENT_CONFIG)) as unknown as DeploymentConfig[];
     await Promise.all(configs.map((dc) => onConfig(dc)));
     for (const dc of configs) {
+      // Another kind's namespace, or one this process could not claim: not its revisions.
+      if (deps.targets && (await deps.targets.get(dc.metadata.namespace!)) !== targetKind(target)) continue;
       // A rollout whose job was lost (a crash between bump and enqueue) is queued again.
       for (const rc of await target.listRevisions(dc.metadata.namespace!, dc.metadata.name)) {
         if (['New', 'Pending', 'Running'].includes(revisionPhase(rc)))

@@ -1,12 +1,15 @@
 /**
- * The rollout worker: takes rollout jobs off the `rollouts` queue and runs them with the
- * strategies (src/strategies/rollout.ts). A rollout waiting on an older one gives its
- * slot back and is looked at again later.
+ * The rollout worker: takes rollout jobs off its target kind's rollout queue
+ * (`rollouts-docker` or `rollouts-kubernetes`, docs/mixed-fleets.md) — never another
+ * kind's — and runs them with the strategies (src/strategies/rollout.ts). A rollout
+ * waiting on an older one gives its slot back and is looked at again later.
  */
 import { DelayedError, Worker } from 'bullmq';
 import { redisConnection } from '../queue/build-queue.js';
-import { ROLLOUT_QUEUE, rolloutJobId, type RolloutJobData } from '../queue/rollout-queue.js';
+import { rolloutJobId, type RolloutJobData } from '../queue/rollout-queue.js';
+import { rolloutQueueName } from '../store/namespace-targets.js';
 import { runRollout, type RolloutDeps } from './rollout.js';
+import { targetKind } from './target-guard.js';
 
 export interface RolloutWorkerOptions {
   redisUrl: string;
@@ -27,7 +30,7 @@ export interface RolloutWorkerHandle {
 export function startRolloutWorker(deps: RolloutDeps, options: RolloutWorkerOptions): RolloutWorkerHandle {
   const shutdown = new AbortController();
   const worker = new Worker<RolloutJobData>(
-    ROLLOUT_QUEUE,
+    rolloutQueueName(targetKind(deps.target)),
     async (job, token) => {
       const outcome = await runRollout(deps, { ...job.data, signal: shutdown.signal });
       if (outcome.kind === 'waiting') {
