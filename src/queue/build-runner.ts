@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { BuildPhase, BuildSpec, BuildStatus, EnvVar, StageInfo } from '../core/build-types.js';
-import { durationNanos, isTerminal } from '../core/build-phase.js';
+import { isTerminal } from '../core/build-phase.js';
 import type { SlipwayConfig } from '../core/config.js';
-import { BuildCancelled, BuildFailure, errorMessage, type BuildReason } from '../core/errors.js';
+import { BuildFailure, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { lookupKind, nowTimestamp, type Resource } from '../core/resource.js';
 import { redactUri } from '../core/redact.js';
@@ -34,13 +34,16 @@ import { resolveOutput, type OutputTarget } from '../registry/references.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BinaryInputStore } from '../store/binary-store.js';
 import type { BuildLogStore } from '../store/build-logs.js';
+import { buildRunInfo, type BuildRunInfo } from './run-policy.js';
 import {
-  buildRunInfo,
-  mayStartBuild,
-  supersededBy,
-  type BuildRunInfo,
-  type RunPolicy,
-} from './run-policy.js';
+  decideFailure,
+  decideRunPolicy,
+  decideStoredBuild,
+  endStatusPatch,
+  ownBinaryInput,
+  runPolicyOf,
+  type BuildEnd,
+} from './build-decisions.js';
 import { BuildLogWriter } from './build-log-writer.js';
 import { BUILD } from './instantiate.js';
 import { pruneBuildHistory } from './prune.js';
@@ -216,51 +219,32 @@ function buildEnv(config: BuildRunnerConfig): EnvVar[] {
 /** Runs the build; `signal` is the worker's (shutdown) and cancellation is watched here. */
 export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions): Promise<RunOutcome> {
   const { namespace, name } = options;
-  const build = await deps.store.get(BUILD, namespace, name);
-  if (!build) return { kind: 'finished', phase: 'Cancelled' }; // deleted before it ran
-  // Deleted and made again under the same name (its BuildConfig recreated): the new
-  // Build has its own job; this one's Build is gone.
-  if (options.uid && build.metadata.uid !== options.uid) return { kind: 'finished', phase: 'Cancelled' };
-  const status = (build.status ?? {}) as BuildStatus;
+  const stored = await deps.store.get(BUILD, namespace, name);
+  const decision = decideStoredBuild(stored, options.uid);
+  // Deleted (or deleted and made again under the same name: the new Build has its own job).
+  if (decision.kind === 'gone') return { kind: 'finished', phase: 'Cancelled' };
+  if (decision.kind === 'ended') return { kind: 'finished', phase: decision.phase };
+  const build = stored!;
   const ctx: Ctx = { deps, namespace, name, log: new BuildLogWriter(deps.logs, namespace, name), stages: [] };
-  if (isTerminal(status.phase)) return { kind: 'finished', phase: status.phase! };
-
-  if (status.phase === 'Pending' || status.phase === 'Running') {
-    // A worker claimed this build and its lease ran out: that worker died mid-build.
-    ctx.log.line(
-      `The worker running this build (${build.metadata.annotations?.['slipway.dev/worker'] ?? 'unknown'}) stopped before the build finished.`,
-    );
+  if (decision.kind === 'orphaned') {
+    const { logLine, ...end } = decision.end;
+    if (logLine) ctx.log.line(logLine);
     // What the dead worker left running or tagged in the engine goes with it.
     for (const problem of await removeBuildLeftovers(deps.docker, { namespace, name }))
       ctx.log.line(`warning: could not remove what the stopped build left: ${problem}`);
-    return finish(
-      ctx,
-      build,
-      'Error',
-      'BuildPodDeleted',
-      'The worker running this build stopped before the build finished; start a new build.',
-    );
+    return finish(ctx, build, end);
   }
-  if (status.cancelled)
-    return finish(ctx, build, 'Cancelled', 'CancelledBuild', 'The build was cancelled by the user.');
+  if (decision.kind === 'end') return finish(ctx, build, decision.end);
 
-  // Serial and SerialLatestOnly: build N starts only when every earlier build has ended
-  // (src/queue/run-policy.ts holds the rules).
-  const runPolicy = (build.metadata.labels?.['openshift.io/build.start-policy'] ?? 'Serial') as RunPolicy;
-  const bcName = build.metadata.labels?.['openshift.io/build-config.name'];
+  const { runPolicy, buildConfig: bcName } = runPolicyOf(build);
   const self = buildRunInfo(build);
   if (runPolicy !== 'Parallel' && bcName && self) {
     const siblings = (await deps.store.list(BUILD, namespace, `openshift.io/build-config.name=${bcName}`))
       .map(buildRunInfo)
       .filter((b): b is BuildRunInfo => b !== undefined);
-    const newer = supersededBy({ runPolicy, builds: siblings, build: self });
-    if (newer) {
-      const message = `The build was cancelled: ${newer} is newer (runPolicy SerialLatestOnly).`;
-      ctx.log.line(message);
-      return finish(ctx, build, 'Cancelled', 'CancelledBuild', message);
-    }
-    const start = mayStartBuild({ runPolicy, builds: siblings, build: self });
-    if (!start.mayStart) return { kind: 'waiting', reason: start.reason };
+    const policy = decideRunPolicy({ runPolicy, build: self, siblings });
+    if (policy.kind === 'wait') return { kind: 'waiting', reason: policy.reason };
+    if (policy.kind === 'end') return finish(ctx, build, policy.end);
   }
 
   // Claim: a compare-and-set from New, so a cancel that lands first wins.
@@ -311,53 +295,33 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     return await finish(
       ctx,
       (await deps.store.get(BUILD, namespace, name)) ?? afterClaim,
-      'Complete',
-      undefined,
-      undefined,
+      { phase: 'Complete' },
       result,
     );
   } catch (err) {
     const current = (await deps.store.get(BUILD, namespace, name)) ?? afterClaim;
-    if (deadlineExceeded) {
-      const message = 'Build was running longer than the specified deadline';
-      ctx.log.line(`error: ${message} (completionDeadlineSeconds ${deadlineSeconds}).`);
-      return await finish(ctx, current, 'Failed', 'DeadlineExceeded', message);
-    }
-    if (err instanceof BuildCancelled || cancel.signal.aborted) {
-      if (options.signal.aborted && !(current.status as BuildStatus).cancelled) {
-        const handedBack = await handBack(ctx, options.worker);
-        if (handedBack) return handedBack;
-      }
+    const failure = decideFailure({
+      err,
+      deadlineExceeded,
+      deadlineSeconds,
+      aborted: cancel.signal.aborted,
+      shuttingDown: options.signal.aborted,
+      cancelledByUser: (current.status as BuildStatus).cancelled === true,
+    });
+    if (failure.kind === 'handBack') {
+      const handedBack = await handBack(ctx, options.worker);
+      if (handedBack) return handedBack;
+      // No longer this worker's to hand back (cancelled or ended meanwhile): it ends cancelled.
       ctx.log.line('Build cancelled.');
-      return await finish(
-        ctx,
-        current,
-        'Cancelled',
-        'CancelledBuild',
-        'The build was cancelled by the user.',
-      );
+      return await finish(ctx, current, {
+        phase: 'Cancelled',
+        reason: 'CancelledBuild',
+        message: 'The build was cancelled by the user.',
+      });
     }
-    if (err instanceof BuildFailure) {
-      ctx.log.line(`error: ${err.message}`);
-      return await finish(
-        ctx,
-        current,
-        err.phase,
-        err.reason,
-        err.message,
-        undefined,
-        (err as BuildFailure & { logSnippet?: string }).logSnippet,
-      );
-    }
-    deps.logger.error({ err, build: `${namespace}/${name}` }, 'build failed unexpectedly');
-    ctx.log.line(`error: ${errorMessage(err)}`);
-    return await finish(
-      ctx,
-      current,
-      'Error',
-      'GenericBuildFailed',
-      `The build failed unexpectedly: ${errorMessage(err)}`,
-    );
+    if (failure.unexpected)
+      deps.logger.error({ err, build: `${namespace}/${name}` }, 'build failed unexpectedly');
+    return await finish(ctx, current, failure.end);
   } finally {
     clearInterval(poll);
     clearTimeout(deadline);
@@ -436,8 +400,8 @@ async function execute(
     const binaryId = build.metadata.annotations?.['slipway.dev/binary-input'];
     if (binaryId) {
       // An upload belongs to its namespace: a Build naming another namespace's gets nothing.
-      const ours = !binaryId.includes('/') || binaryId.startsWith(`${namespace}/`);
-      const data = ours ? await deps.binaries.getBinary(binaryId) : undefined;
+      const ours = ownBinaryInput(build, namespace);
+      const data = ours ? await deps.binaries.getBinary(ours) : undefined;
       if (!data)
         throw new BuildFailure(
           'FetchSourceFailed',
@@ -646,28 +610,17 @@ async function previousOutput(
   }
 }
 
-async function finish(
-  ctx: Ctx,
-  build: Resource,
-  phase: BuildPhase,
-  reason: BuildReason | undefined,
-  message: string | undefined,
-  result?: ExecResult,
-  logSnippet?: string,
-): Promise<RunOutcome> {
-  const end = nowTimestamp();
-  const status = (build.status ?? {}) as BuildStatus;
-  const patch: Partial<BuildStatus> = { phase, completionTimestamp: end };
-  const start = status.startTimestamp;
-  if (start) patch.duration = durationNanos(start, end);
-  if (reason) patch.reason = reason;
-  if (message) patch.message = ctx.log.redact(message);
-  if (phase === 'Failed' || phase === 'Error')
-    patch.logSnippet = ctx.log.redact(logSnippet ?? ctx.log.snippet());
-  if (result?.output) {
-    patch.outputDockerImageReference = result.output.reference;
-    patch.output = { to: { imageDigest: result.output.digest } };
-  }
+async function finish(ctx: Ctx, build: Resource, end: BuildEnd, result?: ExecResult): Promise<RunOutcome> {
+  const { phase } = end;
+  if (end.logLine) ctx.log.line(end.logLine);
+  const patch = endStatusPatch({
+    status: (build.status ?? {}) as BuildStatus,
+    end,
+    completionTimestamp: nowTimestamp(),
+    output: result?.output,
+    logSnippet: () => ctx.log.snippet(),
+    redact: (text) => ctx.log.redact(text),
+  });
   if (phase === 'Complete') ctx.log.line(`Build ${ctx.namespace}/${ctx.name} complete`);
   await ctx.log.flush();
   try {
@@ -675,9 +628,9 @@ async function finish(
   } finally {
     await ctx.log.close(phase);
   }
-  const binaryId = build.metadata.annotations?.['slipway.dev/binary-input'];
   // Only this namespace's upload: an annotation naming another's must not delete it.
-  if (binaryId && (!binaryId.includes('/') || binaryId.startsWith(`${ctx.namespace}/`)))
+  const binaryId = ownBinaryInput(build, ctx.namespace);
+  if (binaryId)
     await ctx.deps.binaries
       .deleteBinary(binaryId)
       .catch((err: unknown) =>
