@@ -91,18 +91,23 @@ const SHUTDOWN_DEADLINE_MS = 15_000;
  * On SIGINT/SIGTERM, runs the steps in order (let running builds finish for up to
  * `graceSeconds`, handing back those that do not; close servers; disconnect). If they
  * have not finished by the deadline (Redis gone, a job stuck), the process exits with 1
- * anyway: a stop signal must stop. A second signal exits at once.
+ * anyway: a stop signal must stop. The grace period counts toward the deadline only when
+ * builds are running. A second signal exits at once.
  */
-function onShutdown(steps: (() => Promise<unknown> | undefined)[], graceSeconds?: number): void {
+function onShutdown(
+  steps: (() => Promise<unknown> | undefined)[],
+  builds?: { graceSeconds: number; running: () => number },
+): void {
   let stopping = false;
-  const deadlineMs = SHUTDOWN_DEADLINE_MS + (graceSeconds ?? 0) * 1000;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) process.exit(1);
     stopping = true;
+    const busy = builds !== undefined && builds.running() > 0;
+    const deadlineMs = SHUTDOWN_DEADLINE_MS + (busy ? builds.graceSeconds * 1000 : 0);
     console.error(
-      graceSeconds === undefined
-        ? `${signal}: stopping (finishing requests in flight; a second ${signal} stops at once)`
-        : `${signal}: stopping (running builds get ${graceSeconds}s to finish, then go back to the queue; a second ${signal} stops at once)`,
+      busy
+        ? `${signal}: stopping (running builds get ${builds.graceSeconds}s to finish, then go back to the queue; a second ${signal} stops at once)`
+        : `${signal}: stopping (finishing requests in flight; a second ${signal} stops at once)`,
     );
     setTimeout(() => {
       console.error(`error: could not stop cleanly within ${deadlineMs / 1000}s; exiting`);
@@ -205,7 +210,7 @@ program
         () => http.close(),
         () => rt.close(),
       ],
-      cfg.shutdownGraceSeconds,
+      { graceSeconds: cfg.shutdownGraceSeconds, running: () => worker.running() },
     );
     if (opts.sample) {
       const repo = ensureSampleRepo(cfg.dataDir, cfg.baseImage);
@@ -267,10 +272,10 @@ program
       `Slipway worker ${worker.id} taking builds and rollouts from ${redactRedisUrl(rt.config.redisUrl)}`,
     );
     if (router) console.log(`Router (Routes) listening on ${router.url}`);
-    onShutdown(
-      [() => worker.close(), () => deployments.close(), () => router?.close(), () => rt.close()],
-      rt.config.shutdownGraceSeconds,
-    );
+    onShutdown([() => worker.close(), () => deployments.close(), () => router?.close(), () => rt.close()], {
+      graceSeconds: rt.config.shutdownGraceSeconds,
+      running: () => worker.running(),
+    });
   });
 
 program

@@ -32,6 +32,8 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
 export interface BuildWorkerHandle {
   worker: Worker<BuildJobData>;
   id: string;
+  /** Builds this worker is running now. */
+  running(): number;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ function recordMetrics(build: Resource): void {
 export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOptions): BuildWorkerHandle {
   const id = `${hostname()}/${process.pid}/${Math.random().toString(36).slice(2, 8)}`;
   const shutdown = new AbortController();
+  let running = 0;
   const onPhase = deps.onPhase;
   const runnerDeps: BuildRunnerDeps = {
     ...deps,
@@ -58,7 +61,13 @@ export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOpti
   const worker = new Worker<BuildJobData>(
     BUILD_QUEUE,
     async (job, token) => {
-      const outcome = await runBuild(runnerDeps, { ...job.data, signal: shutdown.signal, worker: id });
+      running++;
+      let outcome: Awaited<ReturnType<typeof runBuild>>;
+      try {
+        outcome = await runBuild(runnerDeps, { ...job.data, signal: shutdown.signal, worker: id });
+      } finally {
+        running--;
+      }
       if (outcome.kind === 'handedBack') {
         // The same job goes back to the queue at once; a running worker takes it.
         await job.moveToDelayed(Date.now(), token);
@@ -94,6 +103,7 @@ export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOpti
   return {
     worker,
     id,
+    running: () => running,
     close: async () => {
       // worker.close() stops taking jobs and waits for the running ones; when the grace
       // period ends first, the abort makes each runner hand its build back.
