@@ -41,11 +41,11 @@ export interface BinaryInputStore {
 const MiB = 1024 * 1024;
 const human = (n: number): string => (n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${n} bytes`);
 
-// KEYS: usage hash, data key. ARGV: field, size, now (ms), ttl (s), limit, data.
-// Entries are "size:expiresAtMs"; expired ones are dropped while counting, so the
-// accounting heals itself when Redis expires an upload nobody took.
-const PUT_SCRIPT = `
-local now = tonumber(ARGV[3])
+// Entries of the usage hash (KEYS[1]) are "size:expiresAtMs"; expired ones are dropped
+// while counting, so the accounting heals itself when Redis expires an upload nobody took.
+// Both scripts start by summing the live entries into `used`.
+const SUM_LIVE_UPLOADS = (nowArg: string): string => `
+local now = tonumber(${nowArg})
 local used = 0
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do
@@ -56,6 +56,10 @@ for i = 1, #entries, 2 do
     used = used + tonumber(size)
   end
 end
+`;
+
+// KEYS: usage hash, data key. ARGV: field, size, now (ms), ttl (s), limit, data.
+const PUT_SCRIPT = `${SUM_LIVE_UPLOADS('ARGV[3]')}
 local size = tonumber(ARGV[2])
 if used + size > tonumber(ARGV[5]) then return {0, used} end
 local ttl = tonumber(ARGV[4])
@@ -65,18 +69,8 @@ redis.call('EXPIRE', KEYS[1], ttl)
 return {1, used + size}
 `;
 
-const USAGE_SCRIPT = `
-local now = tonumber(ARGV[1])
-local used = 0
-local entries = redis.call('HGETALL', KEYS[1])
-for i = 1, #entries, 2 do
-  local size, expires = string.match(entries[i + 1], '^(%d+):(%d+)$')
-  if size == nil or tonumber(expires) <= now then
-    redis.call('HDEL', KEYS[1], entries[i])
-  else
-    used = used + tonumber(size)
-  end
-end
+// KEYS: usage hash. ARGV: now (ms).
+const USAGE_SCRIPT = `${SUM_LIVE_UPLOADS('ARGV[1]')}
 return used
 `;
 
