@@ -23,6 +23,7 @@ import {
   setCondition,
 } from './deployment-config.js';
 import { withCustomParams } from './custom.js';
+import { decideRolloutStart, rolloutSupersededBy } from './rollout-decisions.js';
 import type { DeployerSteps } from './deployer-steps.js';
 import { runLifecycleHook } from './hooks.js';
 import { STRATEGIES } from './index.js';
@@ -82,8 +83,6 @@ export class RolloutCancelled extends Error {
 export function deployerScope(namespace: string, name: string): string {
   return `deployer:${namespace}/${name}`;
 }
-
-const ACTIVE: RevisionPhase[] = ['New', 'Pending', 'Running'];
 
 /** The revision serving now: the newest Complete one older than `version`. */
 export function servingRevision(
@@ -207,46 +206,30 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
   const rcName = revisionName(name, version);
   const dc = (await store.get(DEPLOYMENT_CONFIG, ns, name)) as DeploymentConfig | undefined;
   const to = await target.getRevision(ns, rcName);
+  const revisions = dc && to ? await target.listRevisions(ns, name) : [];
+  const start = decideRolloutStart({ dc, to, revisions, version });
+  if (start.kind === 'finished') return start;
+  // (Narrows the types: a missing config or revision was decided 'finished' above.)
   if (!dc || !to) return { kind: 'finished', phase: 'Failed' };
-  const phase = revisionPhase(to);
-  if (phase === 'Complete' || phase === 'Failed') return { kind: 'finished', phase };
+  if (start.kind === 'wait') return { kind: 'waiting', reason: start.reason };
 
   let pending = Promise.resolve();
   const log = (line: string): void => {
     pending = pending.then(() => logs.appendLog(ns, rcName, [line])).catch(() => undefined);
   };
-
-  const supersededBy = (d: DeploymentConfig | undefined): string | undefined => {
-    if (!d) return 'the DeploymentConfig was deleted';
-    return (d.status?.latestVersion ?? 0) > version ? 'newer deployment was found running' : undefined;
-  };
-  const early =
-    to.metadata.annotations?.[REVISION_ANNOTATIONS.cancelled] === 'true'
-      ? 'cancelled by the user'
-      : supersededBy(dc);
-  const revisions = await target.listRevisions(ns, name);
-  if (early) {
+  if (start.kind === 'cancel') {
     await finishFailed(deps, {
       dc,
       to,
       from: servingRevision(revisions, version),
       log,
       reason: 'RolloutCancelled',
-      message: `rollout of ${rcName} cancelled: ${early}`,
-      statusReason: early,
+      message: `rollout of ${rcName} cancelled: ${start.reason}`,
+      statusReason: start.reason,
       signal: options.signal,
     });
     await pending;
     return { kind: 'finished', phase: 'Failed' };
-  }
-  const olderActive = revisions.filter(
-    (r) => revisionVersion(r) < version && ACTIVE.includes(revisionPhase(r)),
-  );
-  if (olderActive.length > 0) {
-    return {
-      kind: 'waiting',
-      reason: `waiting for ${olderActive.map((r) => r.metadata.name).join(', ')} to end`,
-    };
   }
 
   const from = servingRevision(revisions, version);
@@ -258,7 +241,7 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
     type !== 'Custom' && (custom?.command?.length || custom?.image)
       ? withCustomParams(STRATEGIES[type])
       : STRATEGIES[type];
-  if (phase === 'Running') log(`Resuming the rollout of ${rcName} (its worker stopped)`);
+  if (start.resumed) log(`Resuming the rollout of ${rcName} (its worker stopped)`);
   await target.annotateRevision(ns, rcName, { [REVISION_ANNOTATIONS.phase]: 'Running' });
   log(`Rolling out ${rcName} with the ${type} strategy${from ? ` from ${from.metadata.name}` : ''}`);
   await setProgressing(
@@ -282,7 +265,7 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
         if (cancel.signal.aborted) return;
         if (!rc || rc.metadata.annotations?.[REVISION_ANNOTATIONS.cancelled] === 'true')
           return cancel.abort(new RolloutCancelled('cancelled by the user'));
-        const why = supersededBy(d);
+        const why = rolloutSupersededBy(d, version);
         if (why) cancel.abort(new RolloutCancelled(why));
       },
       () => undefined,
