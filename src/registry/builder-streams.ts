@@ -72,7 +72,10 @@ export async function registerBuilderImages(options: RegisterBuilderOptions): Pr
  * the push above can make the registry's notification create the stream first, and a
  * second `up` finds it from the first. Either way the stream ends up marked as a builder.
  */
-export async function ensureBuilderStream(store: ResourceStore, b: (typeof BUILDER_IMAGES)[number]): Promise<void> {
+export async function ensureBuilderStream(
+  store: ResourceStore,
+  b: (typeof BUILDER_IMAGES)[number],
+): Promise<void> {
   const annotations = {
     'openshift.io/display-name': b.display,
     'openshift.io/provider-display-name': 'Slipway',
