@@ -4,6 +4,7 @@
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
+import type Docker from 'dockerode';
 import tar from 'tar-fs';
 import { envNameProblem, quoteValue } from '../../core/build-input-rules.js';
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
@@ -94,6 +95,41 @@ async function* jsonLines(stream: NodeJS.ReadableStream): AsyncGenerator<BuildMe
   if (buffer.trim()) yield JSON.parse(buffer) as BuildMessage;
 }
 
+/** Whether the engine answers a ping within a few seconds. */
+async function engineAnswers(docker: Docker): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), 3000);
+  });
+  const ping = docker.ping().then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([ping, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether the engine went away under the build. An engine shutting down ends the builds
+ * it runs with whatever it meets first (a network store it has just closed, or the step's
+ * container killed: exit 137 or 143) while its API still answers for a few seconds, which
+ * reads like a fault of the Dockerfile. A killed step gets `watchMs` to see the engine
+ * stop answering; any other error is checked once.
+ */
+async function engineGone(docker: Docker, watchMs: number): Promise<boolean> {
+  const until = Date.now() + watchMs;
+  for (;;) {
+    if (!(await engineAnswers(docker))) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const ENGINE_GONE = 'the Docker engine went away during the build (stopped or restarted)';
+
 export const dockerBuilder: Builder = async (input: BuilderInput): Promise<BuilderResult> => {
   const { docker, spec, log, signal, tag } = input;
   const strategy = spec.strategy.dockerStrategy ?? {};
@@ -153,15 +189,22 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
         if (partial) log(partial);
         const detail = (msg.errorDetail?.message ?? msg.error ?? 'unknown error').trim();
         log(`error: ${detail}`);
+        const killed = /returned a non-zero code: (137|143)\b/.test(detail);
+        if (!signal.aborted && (await engineGone(docker, killed ? 5000 : 0))) {
+          throw new BuildFailure('DockerBuildFailed', `${ENGINE_GONE}: ${step ? `${step}: ` : ''}${detail}`, {
+            phase: 'Error',
+          });
+        }
         throw new BuildFailure('DockerBuildFailed', step ? `${step}: ${detail}` : detail);
       }
     }
   } catch (err) {
     if (signal.aborted) throw new BuildCancelled('build cancelled', { cause: err });
     if (err instanceof BuildFailure) throw err;
+    const gone = await engineGone(docker, 0);
     throw new BuildFailure(
       'DockerBuildFailed',
-      `lost the build output from the Docker engine: ${errorMessage(err)}`,
+      `${gone ? `${ENGINE_GONE}; ` : ''}lost the build output from the Docker engine: ${errorMessage(err)}`,
       {
         phase: 'Error',
         cause: err,
