@@ -1,20 +1,20 @@
 /**
  * The Docker engine restarted under running replicas. The engine is a private `dockerd`
- * this test starts (its own data root, exec root, socket and address pool, no iptables
- * rules), so restarting it disturbs nothing else on the machine. A `slipway worker` child
- * process deploys to it; the test restarts the engine and checks that the replicas come
- * back, the router serves again, the ReplicationController's and DeploymentConfig's
- * status recover, and that healing still works afterwards (the reconciler's event stream
- * and the monitor reconnect to the new engine).
+ * this test starts (test/faults/private-engine.ts: its own data root, exec root, socket
+ * and bridge, no iptables rules), so restarting it disturbs nothing else on the machine.
+ * A `slipway worker` child process deploys to it; the test restarts the engine and checks
+ * that the replicas come back, the router serves again, the ReplicationController's and
+ * DeploymentConfig's status recover, and that healing still works afterwards (the
+ * reconciler's event stream and the monitor reconnect to the new engine).
  */
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { getViaRouter } from '../support/deploy.js';
 import { startSlipway, type TestSlipway } from '../support/slipway.js';
-import { tempDir, waitFor } from '../support/stack.js';
+import { waitFor } from '../support/stack.js';
+import { dockerdMissing, privateEngine } from './private-engine.js';
 import {
   buildWhoamiImage,
   exposeWhoami,
@@ -30,88 +30,26 @@ const shared = new Docker();
 const run = randomUUID().slice(0, 8);
 const ns = `re-${run}`;
 const IMAGE = `slipway-test/whoami-${run}:v1`;
-const root = tempDir('slipway-engine-');
-const socket = join(root, 'docker.sock');
-/** The private engine's default bridge (an interface name: at most 15 characters). */
-const bridge = `slwt${run.slice(0, 8)}`;
-const engine = new Docker({ socketPath: socket });
+const engineProcess = privateEngine({ id: run, subnet: '10.214.255' });
+const engine = engineProcess.docker;
 const DC = (name = '') =>
   `/apis/apps.openshift.io/v1/namespaces/${ns}/deploymentconfigs${name ? `/${name}` : ''}`;
 const RC = (name: string) => `/api/v1/namespaces/${ns}/replicationcontrollers/${name}`;
 
-let daemon: ChildProcess | undefined;
 let s: TestSlipway;
 let worker: WorkerProcess | undefined;
 let host: string;
-
-/** Starts the private engine; resolves once it answers. */
-async function startEngine(): Promise<void> {
-  mkdirSync(join(root, 'data'), { recursive: true });
-  // The bridge must exist before the engine starts (it does not create a named bridge).
-  execSync(
-    `ip link show ${bridge} >/dev/null 2>&1 || (ip link add ${bridge} type bridge && ip addr add 10.214.255.1/24 dev ${bridge} && ip link set ${bridge} up)`,
-  );
-  const log = openSync(join(root, 'dockerd.log'), 'a');
-  daemon = spawn(
-    'dockerd',
-    [
-      '--data-root',
-      join(root, 'data'),
-      '--exec-root',
-      join(root, 'exec'),
-      '--pidfile',
-      join(root, 'dockerd.pid'),
-      '-H',
-      `unix://${socket}`,
-      // A default bridge of its own and no iptables rules: nothing shared with the
-      // machine's engine. Not `--bridge none`: an engine started so deletes the host's
-      // `docker0`, which the machine's engine (and every other test) depends on.
-      '--bridge',
-      bridge,
-      '--iptables=false',
-      '--ip6tables=false',
-      '--ip-masq=false',
-      // No --default-address-pool either: an engine restarted with one deletes the
-      // host's `docker0` as a stale default bridge.
-      '--containerd-namespace',
-      `slipway-test-${run}`,
-      '--containerd-plugins-namespace',
-      `slipway-test-${run}-plugins`,
-    ],
-    { stdio: ['ignore', log, log] },
-  );
-  await waitFor(
-    'the private engine to answer',
-    async () => (daemon?.exitCode === null ? (await engine.ping(), true) : false),
-    30000,
-    200,
-  );
-}
-
-/** SIGTERM, as a service manager stops it; resolves once the process is gone. */
-async function stopEngine(): Promise<void> {
-  const d = daemon;
-  if (!d || d.exitCode !== null) return;
-  const exited = new Promise((r) => d.once('exit', r));
-  d.kill('SIGTERM');
-  const timer = setTimeout(() => d.kill('SIGKILL'), 30000);
-  await exited;
-  clearTimeout(timer);
-}
-
-const dockerdMissing = !existsSync('/usr/sbin/dockerd') && !existsSync('/usr/bin/dockerd');
 
 beforeAll(async () => {
   if (dockerdMissing) return;
   expect(existsSync('dist/cli/main.js')).toBe(true); // `npm test` builds first
   buildWhoamiImage(IMAGE);
-  await startEngine();
-  // The image travels as a tarball: the private engine pulls from nowhere.
-  execSync(`docker save ${IMAGE} | docker -H unix://${socket} load -q`, { stdio: 'ignore' });
+  await engineProcess.start();
+  engineProcess.load(IMAGE);
   // The API answers ReplicationControllers with live counts from the engine: it must read
   // the private one too (the runtime's engine client follows DOCKER_HOST when it is made).
   const before = process.env.DOCKER_HOST;
-  process.env.DOCKER_HOST = `unix://${socket}`;
+  process.env.DOCKER_HOST = engineProcess.host;
   try {
     s = await startSlipway({ workers: 0 });
   } finally {
@@ -121,33 +59,14 @@ beforeAll(async () => {
   worker = await spawnWorker({
     redisUrl: s.redis.url,
     registry: s.registry.host,
-    dockerHost: `unix://${socket}`,
+    dockerHost: engineProcess.host,
   });
 }, 180000);
 
 afterAll(async () => {
   await worker?.stop().catch(() => undefined);
   await s?.stop();
-  if (daemon && daemon.exitCode === null) {
-    for (const c of await engine.listContainers({ all: true }).catch(() => []))
-      await engine
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-  }
-  await stopEngine();
-  // dockerd bind-mounts its data root onto itself.
-  try {
-    execSync(`umount ${join(root, 'data')}`, { stdio: 'ignore' });
-  } catch {
-    // not mounted
-  }
-  rmSync(root, { recursive: true, force: true });
-  try {
-    execSync(`ip link del ${bridge}`, { stdio: 'ignore' });
-  } catch {
-    // never made
-  }
+  await engineProcess.destroy();
   await shared
     .getImage(IMAGE)
     .remove({ force: true })
@@ -178,9 +97,9 @@ afterAll(async () => {
     );
 
     const stopped = Date.now();
-    await stopEngine();
+    await engineProcess.stop();
     expect((await getViaRouter(worker!.routerUrl, host)).status).not.toBe(200);
-    await startEngine();
+    await engineProcess.start();
 
     const after = await waitFor(
       'two running replicas after the restart',
@@ -247,7 +166,8 @@ afterAll(async () => {
       30000,
       100,
     );
-    if (process.env.SLIPWAY_TEST_DEBUG) console.log(readFileSync(join(root, 'dockerd.log'), 'utf8'));
+    if (process.env.SLIPWAY_TEST_DEBUG)
+      console.log(readFileSync(join(engineProcess.root, 'dockerd.log'), 'utf8'));
   },
   300000,
 );
