@@ -5,6 +5,7 @@ import { buildTriggerCause, envVar, sourceRevision, type BuildStatus } from '../
 import { isTerminal } from '../core/build-phase.js';
 import { InputError, NotFoundError } from '../core/errors.js';
 import type { Resource } from '../core/resource.js';
+import { quoteInput } from '../core/untrusted-input.js';
 import type { BuildQueue } from '../queue/build-queue.js';
 import { cancelBuild } from '../queue/cancel.js';
 import { BUILD, type BuildRequest } from '../queue/instantiate.js';
@@ -80,7 +81,7 @@ export function buildRouter(deps: BuildRoutesDeps): Router {
     const body = parseBuildRequest(req.body ?? {});
     if (body.metadata?.name !== undefined && body.metadata.name !== req.params.name) {
       throw new InputError(
-        `metadata.name "${body.metadata.name}" does not match the BuildConfig in the URL`,
+        `metadata.name ${quoteInput(body.metadata.name)} does not match the BuildConfig in the URL`,
         {
           code: 400,
           causes: [{ field: 'metadata.name', message: `must be ${req.params.name}` }],

@@ -12,6 +12,7 @@ import { Router } from 'express';
 import type { DeploymentConfig } from '../core/deploy-types.js';
 import { ConflictError, InputError } from '../core/errors.js';
 import { DNS1123_LABEL } from '../core/resource.js';
+import { quoteInput } from '../core/untrusted-input.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import {
   parseDeployTargetKind,
@@ -72,7 +73,7 @@ export function deployTargetRouter(deps: DeployTargetRoutesDeps): Router {
         throw new InputError('a DeployTarget must be an object like {"target": "kubernetes"}', { code: 400 });
       const b = body as Record<string, unknown>;
       if (b.kind !== undefined && b.kind !== 'DeployTarget')
-        throw new InputError(`kind "${String(b.kind)}" is not DeployTarget`, {
+        throw new InputError(`kind ${quoteInput(b.kind)} is not DeployTarget`, {
           code: 400,
           causes: [{ field: 'kind', message: 'must be DeployTarget (the target goes in "target")' }],
         });

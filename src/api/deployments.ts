@@ -10,6 +10,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { DeploymentConfig } from '../core/deploy-types.js';
 import { ForbiddenError, InputError, MethodNotAllowedError, NotFoundError } from '../core/errors.js';
+import { quoteInput } from '../core/untrusted-input.js';
 import type { DeployControlDeps, DeploymentRequest } from '../strategies/deployment-controller.js';
 import {
   cancelRollout,
@@ -39,7 +40,7 @@ function requestBody(body: unknown, kind: string): Record<string, unknown> {
     throw new InputError(`a ${kind} must be an object`, { code: 400 });
   const b = body as Record<string, unknown>;
   if (b.kind !== undefined && b.kind !== kind) {
-    throw new InputError(`kind "${String(b.kind)}" is not ${kind}`, {
+    throw new InputError(`kind ${quoteInput(b.kind)} is not ${kind}`, {
       code: 400,
       causes: [{ field: 'kind', message: `must be ${kind}` }],
     });
@@ -97,7 +98,7 @@ export function deploymentRouter(deps: DeploymentRoutesDeps): Router {
   router.post(`${DC_BASE}/instantiate`, async (req, res) => {
     const b = requestBody(req.body, 'DeploymentRequest');
     if (b.name !== undefined && b.name !== req.params.name) {
-      throw new InputError(`name "${String(b.name)}" does not match the DeploymentConfig in the URL`, {
+      throw new InputError(`name ${quoteInput(b.name)} does not match the DeploymentConfig in the URL`, {
         code: 400,
         causes: [{ field: 'name', message: `must be ${req.params.name}` }],
       });
@@ -152,9 +153,11 @@ export function deploymentRouter(deps: DeploymentRoutesDeps): Router {
     const b = requestBody(req.body, 'DeployStep');
     let until: number | undefined;
     if (b.until !== undefined) {
-      const m = /^(\d+)%?$/.exec(String(b.until));
+      const m = /^(\d+)%?$/.exec(
+        typeof b.until === 'number' || typeof b.until === 'string' ? String(b.until) : '',
+      );
       if (!m || Number(m[1]) > 100) {
-        throw new InputError(`until "${String(b.until)}" is not a percentage`, {
+        throw new InputError(`until ${quoteInput(b.until)} is not a percentage`, {
           code: 400,
           causes: [{ field: 'until', message: 'must be a percentage such as "50%"' }],
         });

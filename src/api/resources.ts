@@ -9,6 +9,7 @@ import { InputError, MethodNotAllowedError, NotFoundError } from '../core/errors
 import { redactSourceUri } from '../core/redact.js';
 import { apiVersionOf, lookupPlural, type KindInfo, type Resource } from '../core/resource.js';
 import { validateResource } from '../core/validation.js';
+import { quoteInput } from '../core/untrusted-input.js';
 import type { ResourceStore } from '../store/resource-store.js';
 
 export interface ResourceHooks {
@@ -43,7 +44,7 @@ function bodyObject(req: Request): Resource {
 /** Checks apiVersion/kind/namespace/name of a request body against the URL. */
 function checkIdentity(info: KindInfo, obj: Resource, ns: string, name?: string): Resource {
   if (obj.kind !== undefined && obj.kind !== info.kind) {
-    throw new InputError(`kind "${String(obj.kind)}" does not match the URL's resource "${info.plural}"`, {
+    throw new InputError(`kind ${quoteInput(obj.kind)} does not match the URL's resource "${info.plural}"`, {
       code: 400,
       causes: [{ field: 'kind', message: `must be ${info.kind}` }],
     });
@@ -51,7 +52,7 @@ function checkIdentity(info: KindInfo, obj: Resource, ns: string, name?: string)
   const meta = (obj.metadata ?? {}) as Resource['metadata'];
   if (meta.namespace !== undefined && meta.namespace !== ns) {
     throw new InputError(
-      `metadata.namespace "${meta.namespace}" does not match the namespace in the URL, "${ns}"`,
+      `metadata.namespace ${quoteInput(meta.namespace)} does not match the namespace in the URL, "${ns}"`,
       {
         code: 400,
         causes: [{ field: 'metadata.namespace', message: `must be ${ns}` }],
@@ -59,10 +60,13 @@ function checkIdentity(info: KindInfo, obj: Resource, ns: string, name?: string)
     );
   }
   if (name !== undefined && meta.name !== undefined && meta.name !== name) {
-    throw new InputError(`metadata.name "${meta.name}" does not match the name in the URL, "${name}"`, {
-      code: 400,
-      causes: [{ field: 'metadata.name', message: `must be ${name}` }],
-    });
+    throw new InputError(
+      `metadata.name ${quoteInput(meta.name)} does not match the name in the URL, "${name}"`,
+      {
+        code: 400,
+        causes: [{ field: 'metadata.name', message: `must be ${name}` }],
+      },
+    );
   }
   return {
     ...obj,

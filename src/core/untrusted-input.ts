@@ -275,3 +275,18 @@ export function parseYamlText(text: string, options: ParseLimits & { what?: stri
   }
   return docs[0] ?? null;
 }
+
+/**
+ * A value from a request, quoted for an error message. Never throws: `String()` and
+ * template literals call the value's own `toString`, and a body may carry an object
+ * whose `toString` is data (`{"kind": {"toString": 1}}`), which made such a request a 500.
+ */
+export function quoteInput(value: unknown, max = 80): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : (JSON.stringify(value) ?? typeof value);
+  } catch {
+    text = typeof value;
+  }
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}

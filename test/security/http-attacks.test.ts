@@ -127,6 +127,29 @@ test('a YAML anchor used inside itself is a 400', async () => {
   await expectHealthy();
 });
 
+test('kind, name and namespace that are objects with a toString key are 400s quoting them, not 500s (found by the fuzz test)', async () => {
+  const bodies = [
+    { kind: { toString: { spec: 1 } }, metadata: { name: 'x' } },
+    { kind: 'BuildConfig', metadata: { name: 'x', namespace: { toString: 1 } } },
+  ];
+  for (const body of bodies) {
+    const res = await server.fetch(BCS, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(400);
+    expect((await statusOf(res)).message).toContain('toString');
+  }
+  const replace = await server.fetch(`${BCS}/web`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...bc, metadata: { name: { toString: 1 } } }),
+  });
+  expect(replace.status).toBe(400);
+  await expectHealthy();
+});
+
 test('a repeated query parameter is a 400 naming the parameter', async () => {
   const res = await server.fetch(`${BCS}?labelSelector=a%3Db&labelSelector=c%3Dd`);
   expect(res.status).toBe(400);
