@@ -101,7 +101,7 @@ afterAll(async () => {
     expect((await getViaRouter(worker!.routerUrl, host)).status).not.toBe(200);
     await engineProcess.start();
 
-    const after = await waitFor(
+    await waitFor(
       'two running replicas after the restart',
       async () => {
         const ids = await runningIds(engine, ns, 'web-1');
@@ -110,9 +110,14 @@ afterAll(async () => {
       60000,
       250,
     );
+    // Against the replicas running at each look: healing may still swap one that the
+    // restart left dead for a new one while the router catches up.
     await waitFor(
-      'the router to serve again',
-      async () => (await servedBy(worker!.routerUrl, host)).join() === after.join(),
+      'the router to serve the two running replicas again',
+      async () => {
+        const running = await runningIds(engine, ns, 'web-1');
+        return running.length === 2 && (await servedBy(worker!.routerUrl, host)).join() === running.join();
+      },
       60000,
       200,
     );
@@ -148,7 +153,7 @@ afterAll(async () => {
     );
 
     // The reconciler follows the new engine: a replica killed now is still replaced.
-    const [victim] = after;
+    const [victim] = await runningIds(engine, ns, 'web-1');
     const full = (await replicaContainers(engine, ns, 'web-1')).find((c) => c.Id.startsWith(victim!))!.Id;
     await engine.getContainer(full).kill();
     const healed = await waitFor(
