@@ -130,6 +130,21 @@ async function engineGone(docker: Docker, watchMs: number): Promise<boolean> {
 
 const ENGINE_GONE = 'the Docker engine went away during the build (stopped or restarted)';
 
+/**
+ * Errors that are the Dockerfile's or the context's own (a step that exited non-zero but
+ * was not killed, a COPY of a missing file, a parse error, an image that cannot be
+ * pulled): the engine is asked once whether it is still there. Anything else — a killed
+ * step (137, 143) or the engine's internal errors while it shuts down ("failed to update
+ * store…") — gets a few seconds to show the engine going away.
+ */
+export function dockerfileFault(detail: string): boolean {
+  const code = /returned a non-zero code: (\d+)/.exec(detail)?.[1];
+  if (code !== undefined) return code !== '137' && code !== '143';
+  return /\b(COPY|ADD) failed|dockerfile parse error|unknown instruction|unknown flag|failed to process|pull access denied|manifest (unknown|for .* not found)|no such image|failed to compute cache key|cannot locate specified dockerfile|failed to read dockerfile/i.test(
+    detail,
+  );
+}
+
 export const dockerBuilder: Builder = async (input: BuilderInput): Promise<BuilderResult> => {
   const { docker, spec, log, signal, tag } = input;
   const strategy = spec.strategy.dockerStrategy ?? {};
@@ -189,8 +204,7 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
         if (partial) log(partial);
         const detail = (msg.errorDetail?.message ?? msg.error ?? 'unknown error').trim();
         log(`error: ${detail}`);
-        const killed = /returned a non-zero code: (137|143)\b/.test(detail);
-        if (!signal.aborted && (await engineGone(docker, killed ? 5000 : 0))) {
+        if (!signal.aborted && (await engineGone(docker, dockerfileFault(detail) ? 0 : 5000))) {
           throw new BuildFailure('DockerBuildFailed', `${ENGINE_GONE}: ${step ? `${step}: ` : ''}${detail}`, {
             phase: 'Error',
           });
