@@ -18,7 +18,7 @@ import type {
 } from '../core/deploy-types.js';
 import { ConflictError, InputError, NotFoundError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Resource } from '../core/resource.js';
+import { lookupKind, type Resource } from '../core/resource.js';
 import { IMAGE_STREAM, latestTagReference, resolveImageReference } from '../registry/image-streams.js';
 import { splitStreamTag } from '../registry/references.js';
 import { retryOnConflict } from '../store/backoff.js';
@@ -50,6 +50,8 @@ import {
   type DeployTarget,
   type ReplicationController,
 } from './target.js';
+
+const ROUTE_KIND = lookupKind('route.openshift.io/v1', 'Route')!;
 
 /** What starting rollouts needs. */
 export interface DeployControlDeps {
@@ -545,12 +547,19 @@ export async function startDeploymentController(
       }
     });
 
+  // Services and Routes of a namespace go through one chain, in the order they changed:
+  // a Route's Ingress names the port of its Service as the cluster has it, so the Service
+  // must be there first; and a Service that changes re-applies the Routes to it.
   const onService = (svc: Resource, deleted: boolean): Promise<void> =>
-    serially(`svc/${svc.metadata.namespace}/${svc.metadata.name}`, async () => {
+    serially(`net/${svc.metadata.namespace}`, async () => {
       if (await otherKinds(deps, svc.metadata.namespace!)) return;
       await (deleted
         ? target.deleteService(svc.metadata.namespace!, svc.metadata.name)
         : target.applyService(svc));
+      if (deleted || !target.applyRoute) return;
+      for (const route of await store.list(ROUTE_KIND, svc.metadata.namespace!))
+        if ((route.spec as { to?: { name?: string } } | undefined)?.to?.name === svc.metadata.name)
+          await target.applyRoute(route);
     });
 
   const unwatch = await store.watch((event, info) => {
@@ -565,7 +574,7 @@ export async function startDeploymentController(
     } else if (info.kind === 'Route' && target.applyRoute) {
       // Targets with their own router (the local one) read Routes themselves.
       const route = event.object;
-      void serially(`route/${route.metadata.namespace}/${route.metadata.name}`, async () => {
+      void serially(`net/${route.metadata.namespace}`, async () => {
         if (await otherKinds(deps, route.metadata.namespace!)) return;
         await (event.type === 'DELETED'
           ? target.deleteRoute!(route.metadata.namespace!, route.metadata.name)
