@@ -562,9 +562,23 @@ export async function startDeploymentController(
           await target.applyRoute(route);
     });
 
+  // A DeploymentConfig's replica counts follow its revisions' live counts (a replica lost
+  // and replaced, an engine restart) and not only the rollouts and scales that wrote them.
+  // Its own chain, so a long rollout decision does not hold it back.
+  const onRevision = (rc: Resource): Promise<void> | undefined => {
+    const dcName = rc.metadata.annotations?.[REVISION_ANNOTATIONS.configName];
+    if (!dcName) return undefined;
+    return serially(`status/${rc.metadata.namespace}/${dcName}`, async () => {
+      if (await otherKinds(deps, rc.metadata.namespace!)) return;
+      await refreshConfigStatus(deps, rc.metadata.namespace!, dcName);
+    });
+  };
+
   const unwatch = await store.watch((event, info) => {
     if (stopped) return;
-    if (info.kind === 'DeploymentConfig') {
+    if (info.kind === 'ReplicationController' && event.type === 'MODIFIED') {
+      void onRevision(event.object);
+    } else if (info.kind === 'DeploymentConfig') {
       const dc = event.object as unknown as DeploymentConfig;
       void (event.type === 'DELETED' ? onConfigDeleted(dc) : onConfig(dc));
     } else if (info.kind === 'ImageStream' && event.type !== 'DELETED') {
@@ -594,6 +608,10 @@ export async function startDeploymentController(
         if (['New', 'Pending', 'Running'].includes(revisionPhase(rc)))
           await deps.rollouts.enqueue(dc, revisionVersion(rc));
       }
+      // Counts whose change no event carried (a target without stored revisions, a missed watch).
+      await serially(`status/${dc.metadata.namespace}/${dc.metadata.name}`, () =>
+        refreshConfigStatus(deps, dc.metadata.namespace!, dc.metadata.name),
+      );
     }
   };
   await resync().catch((err: unknown) =>

@@ -141,7 +141,7 @@ afterAll(async () => {
       );
       throw err;
     });
-    // The DeploymentConfig's status comes from its controller's resync (30 s).
+    // The DeploymentConfig's status follows its revision's live counts (written as they change).
     await waitFor(
       'the DeploymentConfig to report two ready replicas',
       async () => {

@@ -158,14 +158,20 @@ export async function servedBy(routerUrl: string, host: string, n = 8): Promise<
   return [...seen].sort();
 }
 
-/** How many replica containers of `revision` the engine created between two times (ms). */
+/**
+ * How many replica containers of `revision` the engine created between two times (ms),
+ * leaving out `existing` (ids seen before `since`). The engine's `since` and `until` take
+ * fractional seconds: whole seconds would reach back up to a second before `since` and count
+ * the revision's own replicas made by the rollout just before.
+ */
 export async function createdBetween(
   docker: Docker,
-  options: { namespace: string; revision: string; since: number; until: number },
+  options: { namespace: string; revision: string; since: number; until: number; existing?: string[] },
 ): Promise<number> {
+  const seconds = (ms: number): string => (ms / 1000).toFixed(3);
   const stream = (await docker.getEvents({
-    since: Math.floor(options.since / 1000),
-    until: Math.ceil(options.until / 1000),
+    since: seconds(options.since),
+    until: seconds(options.until),
     filters: {
       type: ['container'],
       event: ['create'],
@@ -174,8 +180,13 @@ export async function createdBetween(
         `openshift.io/deployment.name=${options.revision}`,
       ],
     },
-  })) as NodeJS.ReadableStream;
+  } as unknown as Parameters<Docker['getEvents']>[0])) as NodeJS.ReadableStream;
   let text = '';
   for await (const chunk of stream) text += String(chunk);
-  return text.split('\n').filter((l) => l.trim()).length;
+  const before = new Set((options.existing ?? []).map((id) => id.slice(0, 12)));
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => (JSON.parse(l) as { id?: string }).id ?? '')
+    .filter((id) => !before.has(id.slice(0, 12))).length;
 }
