@@ -54,5 +54,19 @@ for name in "${names[@]}"; do
     exit 1
   fi
   rm -f "$log"
-  echo "builder image $tag built"
+  # A builder that records its language version in /etc/slipway/builder-version (read
+  # from what it installed) gets it as a label: the ImageStream's version tag.
+  version=$(docker run --rm --network none --entrypoint /bin/cat "$tag" /etc/slipway/builder-version 2>/dev/null || true)
+  if [[ "$version" =~ ^[0-9][0-9A-Za-z._-]{0,40}$ ]]; then
+    if ! echo "FROM $tag" | DOCKER_BUILDKIT=0 docker build -q --label "org.opencontainers.image.version=$version" -t "$tag" - >"$log" 2>&1; then
+      cat "$log" >&2
+      rm -f "$log"
+      echo "labelling $tag with its version failed; see the lines above" >&2
+      exit 1
+    fi
+    rm -f "$log"
+    echo "builder image $tag built (version $version)"
+  else
+    echo "builder image $tag built"
+  fi
 done
