@@ -1,32 +1,28 @@
 /**
  * `slipway`: verbs follow `oc`. `up`, `server` and `worker` run Slipway; the rest talk to
  * its API with the token `up` stored (or --token / SLIPWAY_TOKEN).
+ *
+ * Start-up time matters here: a verb that talks to the API loads commander, the HTTP
+ * client and output formatting, nothing more. The runtime (and with it Redis, BullMQ,
+ * Docker and Kubernetes clients) is imported inside the actions of `up`, `server` and
+ * `worker`; tar-fs and yaml only where a flag needs them. test/integration/cli-modules.test.ts
+ * fails if a light verb loads any of them; see docs/cli.md.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import tar from 'tar-fs';
 import { Command, Option } from 'commander';
-import { loadConfig, type SlipwayConfig } from '../core/config.js';
 import { lookupKind, resourcePath, type Resource } from '../core/resource.js';
-import { createRuntime, startDeployments, startHttpServer, startRouter, startWorker } from '../runtime.js';
-import { generateToken } from '../api/auth.js';
-import { registerBuilderImages } from '../registry/builder-streams.js';
+import { exitForBuild, followBuildLog, followBuildLogQuietly } from './build-log.js';
 import { ApiError, parseTarget, SlipwayClient } from './client.js';
-import { readCredentials, writeCredentials } from './credentials.js';
-import { ensureRedis, ensureRegistry, redactRedisUrl, registryNotifyToken } from './local-stack.js';
+import { readCredentials } from './credentials.js';
 import { describe, formatResources } from './output.js';
 import { registerRolloutCommands } from './rollout.js';
+import type { RunGlobals } from './run-commands.js';
 import { DEPLOY_TARGET_WORDS, printDeployTarget, registerDeployTargetCommands } from './deploy-target.js';
-import { parseManifests } from './manifests.js';
-import { ensureSampleRepo, sampleBuildConfig } from './sample.js';
+import { slipwayVersion } from './version.js';
 
-const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const BUILD = lookupKind('build.openshift.io/v1', 'Build')!;
 const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
-
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
 
 const program = new Command('slipway')
   .description('Build and deploy, driven by events: OpenShift 3 builds on one machine or a fleet.')
@@ -49,87 +45,25 @@ function ns(): string {
   return program.opts<{ namespace: string }>().namespace;
 }
 
-function config(flags: Record<string, unknown> = {}): SlipwayConfig {
-  return loadConfig({ file: program.opts<{ config?: string }>().config, flags });
+/** What `up`, `server` and `worker` take from the global options. */
+function runGlobals(): RunGlobals {
+  return { configFile: program.opts<{ config?: string }>().config };
 }
 
 function readInput(file: string): string {
   return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
 }
 
-async function followBuildLog(c: SlipwayClient, namespace: string, name: string): Promise<Resource> {
-  const res = await c.request('GET', `${resourcePath(BUILD, namespace, name)}/log?follow=true`);
-  if (res.body) {
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
-      process.stdout.write(decoder.decode(chunk, { stream: true }));
-  }
-  // The log closes when the build ends; its phase decides the exit code.
-  for (let i = 0; i < 50; i++) {
-    const build = await c.json('GET', resourcePath(BUILD, namespace, name));
-    const phase = (build.status as { phase?: string } | undefined)?.phase;
-    if (phase && ['Complete', 'Failed', 'Error', 'Cancelled'].includes(phase)) return build;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return c.json('GET', resourcePath(BUILD, namespace, name));
-}
-
-function exitForBuild(build: Resource): void {
-  const s = (build.status ?? {}) as { phase?: string; reason?: string; message?: string };
-  if (s.phase !== 'Complete') {
-    process.stderr.write(
-      `error: build ${build.metadata.name} ended ${s.phase}${s.reason ? ` (${s.reason})` : ''}${s.message ? `: ${s.message}` : ''}\n`,
-    );
-    process.exitCode = 1;
-  }
-}
-
-/** How long a graceful stop may take, beyond the builds' grace period, before the process exits anyway. */
-const SHUTDOWN_DEADLINE_MS = 15_000;
-
-/**
- * On SIGINT/SIGTERM, runs the steps in order (let running builds finish for up to
- * `graceSeconds`, handing back those that do not; close servers; disconnect). If they
- * have not finished by the deadline (Redis gone, a job stuck), the process exits with 1
- * anyway: a stop signal must stop. The grace period counts toward the deadline only when
- * builds are running. A second signal exits at once.
- */
-function onShutdown(
-  steps: (() => Promise<unknown> | undefined)[],
-  builds?: { graceSeconds: number; running: () => number },
-): void {
-  let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    const busy = builds !== undefined && builds.running() > 0;
-    const deadlineMs = SHUTDOWN_DEADLINE_MS + (busy ? builds.graceSeconds * 1000 : 0);
-    console.error(
-      busy
-        ? `${signal}: stopping (running builds get ${builds.graceSeconds}s to finish, then go back to the queue; a second ${signal} stops at once)`
-        : `${signal}: stopping (finishing requests in flight; a second ${signal} stops at once)`,
-    );
-    setTimeout(() => {
-      console.error(`error: could not stop cleanly within ${deadlineMs / 1000}s; exiting`);
-      process.exit(1);
-    }, deadlineMs).unref();
-    for (const step of steps) {
-      try {
-        await step();
-      } catch (err) {
-        console.error(`error while stopping: ${(err as Error).message}`);
-      }
-    }
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+/** `apply -f` and `delete -f` read manifests; their YAML parser loads only for them. */
+async function readManifests(file: string): Promise<Resource[]> {
+  const { parseManifests } = await import('./manifests.js');
+  return parseManifests(readInput(file), file);
 }
 
 program
   .command('version')
   .description('print the version')
-  .action(() => console.log(`slipway v${pkg.version}`));
+  .action(() => console.log(`slipway v${slipwayVersion()}`));
 
 program
   .command('up')
@@ -142,104 +76,8 @@ program
     'path prefixes hostPath volumes may use, comma-separated (SLIPWAY_ALLOW_HOST_PATHS; default: none)',
   )
   .action(async (opts: { sample?: boolean; allowHostPaths?: string }) => {
-    // One machine: the worker shares the disk, so local repositories are fine to build.
-    const cfg = config({
-      allowHostPaths: opts.allowHostPaths,
-      ...(process.env.SLIPWAY_ALLOW_FILE_SOURCES === undefined ? { allowFileSources: true } : {}),
-      // One machine: builds trust what the host trusts, unless told otherwise.
-      ...(process.env.SLIPWAY_TRUSTED_CA === undefined && existsSync(HOST_CA_BUNDLE)
-        ? { trustedCA: HOST_CA_BUNDLE }
-        : {}),
-    });
-    // Redis gets a password up keeps in the data directory; the URL carries it from here on.
-    const redis = await ensureRedis({
-      redisUrl: cfg.redisUrl,
-      dataDir: cfg.dataDir,
-      generate: generateToken,
-    });
-    console.log(redis.message);
-    cfg.redisUrl = redis.url;
-    const notifyToken = registryNotifyToken(cfg.dataDir, cfg.registryNotifyToken, generateToken);
-    console.log(
-      await ensureRegistry(cfg.registry, cfg.dataDir, {
-        url: `http://${cfg.listen}/webhooks/registry`,
-        token: notifyToken,
-      }),
-    );
-    const rt = await createRuntime({ ...cfg, registryNotifyToken: notifyToken });
-    let token = cfg.adminToken;
-    const saved = readCredentials();
-    if (!token && saved && (await rt.tokens.verify(saved.token))) token = saved.token;
-    const http = await startHttpServer(rt);
-    if (!token) {
-      token = generateToken();
-      await rt.tokens.add(token, 'admin');
-      console.log(`\nAdmin token (shown once; saved for the CLI): ${token}`);
-    }
-    writeCredentials({ server: http.url, token });
-    const worker = startWorker(rt);
-    const deployments = await startDeployments(rt, { apiUrl: http.url });
-    // The router proxies to replicas on this machine's loopback: only the local target has them.
-    const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
-    const builders = await registerBuilderImages({
-      docker: rt.docker,
-      store: rt.store,
-      registry: cfg.registry,
-      log: (l) => console.log(l),
-    });
-    console.log(`\nSlipway v${pkg.version} is up.`);
-    console.log(`  API:                  ${http.url}/apis`);
-    console.log(`  Web UI:               ${http.url}/ui`);
-    console.log(`  GitHub webhooks:      ${http.url}/webhooks/github`);
-    console.log(`  Registry webhooks:    ${http.url}/webhooks/registry`);
-    console.log(`  Metrics:              ${http.url}/metrics`);
-    console.log(`  Health:               ${http.url}/healthz  ${http.url}/readyz`);
-    console.log(`  Image registry:       http://${cfg.registry}/v2/`);
-    console.log(`  Redis:                ${redactRedisUrl(cfg.redisUrl)}`);
-    if (router)
-      console.log(
-        `  Router (Routes):      ${router.url}  (a Route without spec.host answers to NAME-NAMESPACE.${cfg.routerDomain})`,
-      );
-    else console.log(`  Deploy target:        Kubernetes (${cfg.kubeconfig ?? 'in-cluster'})`);
-    if (builders.length > 0) console.log(`  S2I builder streams:  ${builders.join(', ')}`);
-    onShutdown(
-      [
-        () => worker.close(),
-        () => deployments.close(),
-        () => router?.close(),
-        () => http.close(),
-        () => rt.close(),
-      ],
-      { graceSeconds: cfg.shutdownGraceSeconds, running: () => worker.running() },
-    );
-    if (opts.sample) {
-      const repo = ensureSampleRepo(cfg.dataDir, cfg.baseImage);
-      const c = new SlipwayClient({ server: http.url, token });
-      const bc = sampleBuildConfig(repo);
-      const existing = await c.get(BUILD_CONFIG, 'default', 'hello');
-      if (existing)
-        await c.json('PUT', resourcePath(BUILD_CONFIG, 'default', 'hello'), {
-          ...bc,
-          metadata: { ...bc.metadata, resourceVersion: existing.metadata.resourceVersion },
-        });
-      else await c.json('POST', resourcePath(BUILD_CONFIG, 'default'), bc);
-      const build = await c.json('POST', `${resourcePath(BUILD_CONFIG, 'default', 'hello')}/instantiate`, {
-        kind: 'BuildRequest',
-        apiVersion: 'build.openshift.io/v1',
-        metadata: { name: 'hello' },
-      });
-      console.log(`\nSample: build.build.openshift.io/${build.metadata.name} started; following its log\n`);
-      const done = await followBuildLog(c, 'default', build.metadata.name);
-      const s = (done.status ?? {}) as {
-        phase?: string;
-        outputDockerImageReference?: string;
-        output?: { to?: { imageDigest?: string } };
-      };
-      console.log(
-        `\nSample build ${done.metadata.name}: ${s.phase}${s.outputDockerImageReference ? `, pushed ${s.outputDockerImageReference} (${s.output?.to?.imageDigest})` : ''}`,
-      );
-      console.log('Slipway keeps running; Ctrl-C stops it.');
-    }
+    const { runUp } = await import('./run-commands.js');
+    await runUp(runGlobals(), opts);
   });
 
 program
@@ -250,10 +88,8 @@ program
     'path prefixes hostPath volumes may use, comma-separated (SLIPWAY_ALLOW_HOST_PATHS; default: none)',
   )
   .action(async (opts: { allowHostPaths?: string }) => {
-    const rt = await createRuntime(config({ allowHostPaths: opts.allowHostPaths }));
-    const http = await startHttpServer(rt);
-    console.log(`Slipway server listening on ${http.url}`);
-    onShutdown([() => http.close(), () => rt.close()]);
+    const { runServer } = await import('./run-commands.js');
+    await runServer(runGlobals(), opts);
   });
 
 program
@@ -263,19 +99,8 @@ program
   )
   .option('--concurrency <n>', 'builds run at once by this worker')
   .action(async (opts: { concurrency?: string }) => {
-    const rt = await createRuntime(config(opts.concurrency ? { workerConcurrency: opts.concurrency } : {}));
-    const worker = startWorker(rt);
-    // Replicas publish on this machine's loopback: the router runs where they do.
-    const deployments = await startDeployments(rt);
-    const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
-    console.log(
-      `Slipway worker ${worker.id} taking builds and rollouts from ${redactRedisUrl(rt.config.redisUrl)}`,
-    );
-    if (router) console.log(`Router (Routes) listening on ${router.url}`);
-    onShutdown([() => worker.close(), () => deployments.close(), () => router?.close(), () => rt.close()], {
-      graceSeconds: rt.config.shutdownGraceSeconds,
-      running: () => worker.running(),
-    });
+    const { runWorker } = await import('./run-commands.js');
+    await runWorker(runGlobals(), opts);
   });
 
 program
@@ -286,7 +111,7 @@ program
     const c = client();
     let failed = 0;
     for (const file of opts.filename) {
-      for (const obj of parseManifests(readInput(file), file)) {
+      for (const obj of await readManifests(file)) {
         try {
           const info = lookupKind(String(obj.apiVersion ?? ''), String(obj.kind ?? ''));
           if (!info)
@@ -341,10 +166,10 @@ program
       const target = parseTarget(type, name);
       if (target.name) {
         const obj = await c.json('GET', resourcePath(target.info, ns(), target.name));
-        console.log(formatResources(target.info, [obj], opts.output));
+        console.log(await formatResources(target.info, [obj], opts.output));
       } else {
         const items = await c.list(target.info, opts.allNamespaces ? undefined : ns(), opts.selector);
-        console.log(formatResources(target.info, items, opts.output, opts.allNamespaces));
+        console.log(await formatResources(target.info, items, opts.output, opts.allNamespaces));
       }
     },
   );
@@ -358,7 +183,9 @@ program
     const c = client();
     const target = parseTarget(type, name);
     if (!target.name) throw new ApiError(0, 'error: describe needs a name');
-    console.log(describe(target.info, await c.json('GET', resourcePath(target.info, ns(), target.name))));
+    console.log(
+      await describe(target.info, await c.json('GET', resourcePath(target.info, ns(), target.name))),
+    );
   });
 
 program
@@ -371,7 +198,7 @@ program
     const c = client();
     const targets: { info: ReturnType<typeof parseTarget>['info']; namespace: string; name: string }[] = [];
     if (opts.filename) {
-      for (const obj of parseManifests(readInput(opts.filename), opts.filename)) {
+      for (const obj of await readManifests(opts.filename)) {
         const info = lookupKind(String(obj.apiVersion), String(obj.kind));
         if (info) targets.push({ info, namespace: obj.metadata.namespace ?? ns(), name: obj.metadata.name });
       }
@@ -492,17 +319,12 @@ async function binaryUpload(opts: {
   if (!opts.fromDir) return undefined;
   if (!statSync(opts.fromDir, { throwIfNoEntry: false })?.isDirectory())
     throw new ApiError(0, `error: --from-dir ${opts.fromDir} is not a directory`);
+  const { default: tar } = await import('tar-fs');
   const chunks: Buffer[] = [];
   // .git is history, not source: oc start-build --from-dir leaves it out too.
   for await (const chunk of tar.pack(opts.fromDir, { ignore: (p) => basename(p) === '.git' }))
     chunks.push(chunk as Buffer);
   return { data: Buffer.concat(chunks), what: `directory ${opts.fromDir}` };
-}
-
-async function followBuildLogQuietly(c: SlipwayClient, namespace: string, name: string): Promise<Resource> {
-  const res = await c.request('GET', `${resourcePath(BUILD, namespace, name)}/log?follow=true`);
-  await res.text();
-  return c.json('GET', resourcePath(BUILD, namespace, name));
 }
 
 program

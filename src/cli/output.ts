@@ -1,8 +1,13 @@
 /** How the CLI prints resources: `oc`-style tables, or JSON/YAML/name. */
-import { stringify } from 'yaml';
 import type { BuildStatus } from '../core/build-types.js';
 import type { ImageStreamStatus } from '../core/image-types.js';
 import type { KindInfo, Resource } from '../core/resource.js';
+
+/** YAML text of a value; the yaml package loads only for the output that needs it. */
+async function yamlText(value: unknown): Promise<string> {
+  const { stringify } = await import('yaml');
+  return stringify(value).trimEnd();
+}
 
 export function age(timestamp: string | undefined, now = Date.now()): string {
   if (!timestamp) return '<unknown>';
@@ -141,16 +146,16 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
-export function formatResources(
+export async function formatResources(
   info: KindInfo,
   items: Resource[],
   format: string | undefined,
   allNamespaces = false,
-): string {
+): Promise<string> {
   if (format === 'json')
     return JSON.stringify(items.length === 1 ? items[0] : { kind: 'List', apiVersion: 'v1', items }, null, 2);
   if (format === 'yaml')
-    return stringify(items.length === 1 ? items[0] : { kind: 'List', apiVersion: 'v1', items }).trimEnd();
+    return yamlText(items.length === 1 ? items[0] : { kind: 'List', apiVersion: 'v1', items });
   if (format === 'name')
     return items
       .map((i) => `${info.kind.toLowerCase()}.${info.group || 'core'}/${i.metadata.name}`)
@@ -162,7 +167,7 @@ export function formatResources(
 }
 
 /** `oc describe`-style: a summary for builds, then the object as YAML. */
-export function describe(info: KindInfo, obj: Resource): string {
+export async function describe(info: KindInfo, obj: Resource): Promise<string> {
   const lines = [
     `Name:\t\t${obj.metadata.name}`,
     `Namespace:\t${obj.metadata.namespace}`,
@@ -180,6 +185,6 @@ export function describe(info: KindInfo, obj: Resource): string {
     for (const st of s.stages ?? []) lines.push(`Stage:\t\t${st.name} ${st.durationMilliseconds}ms`);
     if (s.logSnippet) lines.push('Log Tail:', ...s.logSnippet.split('\n').map((l) => `\t${l}`));
   }
-  lines.push('', stringify({ spec: obj.spec, status: obj.status }).trimEnd());
+  lines.push('', await yamlText({ spec: obj.spec, status: obj.status }));
   return lines.join('\n');
 }
