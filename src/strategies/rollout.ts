@@ -382,6 +382,7 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
     [REVISION_ANNOTATIONS.statusReason]: null,
   });
   log(`Rollout of ${rcName} complete`);
+  deps.logger.info({ rollout: `${ns}/${rcName}` }, `rollout of ${ns}/${rcName} complete`);
   await setProgressing(
     deps,
     ns,

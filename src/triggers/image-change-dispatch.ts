@@ -203,7 +203,8 @@ export async function dispatchImageChange(
         `image change ${image}: ${failures.length} trigger(s) could not fire (${failures.join('; ')}); the next report of this image retries them`,
       );
     }
-    deps.logger.info(
+    // Once per push: the builds and rollouts it starts say so themselves at info.
+    deps.logger.debug(
       { image, builds: outcome.builds, deployments: outcome.deployments, skipped: outcome.skipped },
       'image change dispatched',
     );
