@@ -9,8 +9,8 @@ import { Redis } from 'ioredis';
 import { generateToken, TokenStore } from './api/auth.js';
 import { deploymentRouter } from './api/deployments.js';
 import { deployTargetRouter } from './api/deploy-targets.js';
-import { createApp } from './api/server.js';
-import { webhookRouter } from './api/webhook-routes.js';
+import { createApp, serveWebhooksFirst } from './api/server.js';
+import { webhookRoutes } from './api/webhook-routes.js';
 import { dockerBuilder } from './builders/docker/index.js';
 import { sweepBuildLeftovers } from './builders/build-scope.js';
 import { isTerminal } from './core/build-phase.js';
@@ -19,16 +19,23 @@ import { sourceBuilder } from './builders/sti/index.js';
 import { parseHostPort, redactUrlCredentials, type SlipwayConfig } from './core/config.js';
 import { errorMessage } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
+import { useFleetMetrics } from './core/metrics.js';
 import type { Resource } from './core/resource.js';
 import { BuildQueue } from './queue/build-queue.js';
 import { startBuildWorker, type BuildWorkerHandle } from './queue/build-worker.js';
 import { instantiateWithRunPolicy } from './queue/cancel.js';
 import { BUILD, BUILD_CONFIG, type BuildRequest } from './queue/instantiate.js';
+import { queueJobCounts } from './queue/queue-jobs.js';
 import { RolloutQueue } from './queue/rollout-queue.js';
 import { RedisBinaryInputStore } from './store/binary-store.js';
 import { RedisBuildLogStore } from './store/build-logs.js';
+import { RedisFleetMetrics } from './store/fleet-metrics.js';
 import { RedisResourceStore } from './store/resource-store.js';
-import { RedisNamespaceTargets, type NamespaceTargets } from './store/namespace-targets.js';
+import {
+  DEPLOY_TARGET_KINDS,
+  RedisNamespaceTargets,
+  type NamespaceTargets,
+} from './store/namespace-targets.js';
 import { guardTarget, targetKind } from './strategies/target-guard.js';
 import { DeployerSteps } from './strategies/deployer-steps.js';
 import {
@@ -51,6 +58,7 @@ import {
   type ImageChangeOutcome,
 } from './triggers/image-change-dispatch.js';
 import type { ImageStreamTagUpdate } from './triggers/image-change.js';
+import { RedisBuildFingerprints } from './store/build-fingerprints.js';
 import { RedisImageProvenance } from './store/image-provenance.js';
 import { RedisBuildConfigIndex } from './store/redis-buildconfig-index.js';
 
@@ -138,6 +146,12 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   });
   // Rollout logs are keyed by revision; their own prefix keeps them apart from build logs.
   const rolloutLogs = new RedisBuildLogStore(redis, `${prefix}:rollout`);
+  // Builds, rollouts and deliveries are counted in Redis, so any server's /metrics reports the fleet's.
+  const metrics = new RedisFleetMetrics(redis, prefix, { logger });
+  const releaseMetrics = useFleetMetrics({
+    store: metrics,
+    queueJobs: () => queueJobCounts([queue.queue, ...DEPLOY_TARGET_KINDS.map((k) => rollouts.queueFor(k))]),
+  });
   const onDeploymentImageChange =
     options.onDeploymentImageChange ??
     rollOutOnImageChange({ store, target: deployTarget, rollouts, logger, targets: namespaceTargets });
@@ -179,6 +193,8 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
       await queue.close();
       await rollouts.close();
       await deployTarget.close();
+      await metrics.close();
+      releaseMetrics();
       redis.disconnect();
     },
   };
@@ -255,11 +271,15 @@ async function keepBuildConfigIndex(rt: Runtime, index: RedisBuildConfigIndex): 
 export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
   const index = new RedisBuildConfigIndex(rt.redis, rt.prefix);
   const stopIndexing = await keepBuildConfigIndex(rt, index);
-  const webhooks = webhookRouter({
+  // Deliveries' claims and index lookups get a connection of their own that pipelines by
+  // itself: the commands of every delivery handled in one tick reach Redis in one write.
+  const ingestRedis = rt.redis.duplicate({ enableAutoPipelining: true });
+  const webhooks = webhookRoutes({
     config: rt.config,
     store: rt.store,
-    claims: rt.claims,
-    index,
+    claims: new RedisDeliveryClaims(ingestRedis, rt.prefix),
+    index: new RedisBuildConfigIndex(ingestRedis, rt.prefix),
+    redisConnected: () => rt.redis.status === 'ready',
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
     dispatchImageChange: (update) => rt.dispatchImageChange(update),
     logger: rt.logger,
@@ -275,7 +295,6 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
     notReady: () => redisNotReady(rt.redis),
     redisConnected: () => rt.redis.status === 'ready',
-    publicRouters: [webhooks.router],
     apiRouters: [
       deploymentRouter({
         store: rt.store,
@@ -290,13 +309,14 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     ],
   });
   const { host, port } = parseHostPort(rt.config.listen);
-  const server = createServer(app);
+  const server = createServer(serveWebhooksFirst(webhooks, app));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
   } catch (err) {
+    ingestRedis.disconnect();
     await stopIndexing();
     throw err;
   }
@@ -319,6 +339,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
         server.closeIdleConnections();
       });
       await Promise.race([webhooks.drain(), deadline]);
+      ingestRedis.disconnect();
       await stopIndexing();
     },
   };
@@ -359,6 +380,7 @@ export function startWorker(rt: Runtime): BuildWorkerHandle {
       config: rt.config,
       builders: { Docker: dockerBuilder, Source: sourceBuilder },
       logger: rt.logger,
+      fingerprints: new RedisBuildFingerprints(rt.redis, rt.prefix),
       ...(statuses ? { onPhase: (build: Resource) => statuses.publish(build) } : {}),
       ...imagePushHooks({ provenance: rt.provenance, dispatch: (update) => rt.dispatchImageChange(update) }),
     },

@@ -8,9 +8,7 @@
  */
 import { hostname } from 'node:os';
 import { DelayedError, Worker } from 'bullmq';
-import type { BuildStatus } from '../core/build-types.js';
-import { buildDuration, buildsFinished } from '../core/metrics.js';
-import type { Resource } from '../core/resource.js';
+import { recordBuildEnd, recordQueueWait } from '../core/metrics.js';
 import { BUILD_QUEUE, redisConnection, type BuildJobData } from './build-queue.js';
 import { runBuild, type BuildRunnerDeps } from './build-runner.js';
 import { failOrphanedBuild } from './cancel.js';
@@ -37,15 +35,6 @@ export interface BuildWorkerHandle {
   close(): Promise<void>;
 }
 
-function recordMetrics(build: Resource): void {
-  const status = (build.status ?? {}) as BuildStatus;
-  if (!status.completionTimestamp || !status.phase) return;
-  const strategy = (build.spec as { strategy?: { type?: string } } | undefined)?.strategy?.type ?? 'unknown';
-  buildsFinished.inc({ phase: status.phase, reason: status.reason ?? '', strategy });
-  if (status.duration !== undefined)
-    buildDuration.observe({ phase: status.phase, strategy }, status.duration / 1e9);
-}
-
 export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOptions): BuildWorkerHandle {
   const id = `${hostname()}/${process.pid}/${Math.random().toString(36).slice(2, 8)}`;
   const shutdown = new AbortController();
@@ -54,7 +43,7 @@ export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOpti
   const runnerDeps: BuildRunnerDeps = {
     ...deps,
     onPhase: async (build) => {
-      recordMetrics(build);
+      recordBuildEnd(build);
       await onPhase?.(build);
     },
   };
@@ -99,6 +88,7 @@ export function startBuildWorker(deps: BuildRunnerDeps, options: BuildWorkerOpti
       () => undefined,
     );
   });
+  worker.on('active', (job) => recordQueueWait(job));
   worker.on('error', (err) => deps.logger.error({ err }, 'build worker error'));
   return {
     worker,

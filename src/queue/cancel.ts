@@ -1,6 +1,7 @@
 /** Cancelling a build at any phase: New ends at once, a running build is stopped by its worker. */
 import type { BuildConfigSpec, BuildStatus } from '../core/build-types.js';
 import { isTerminal } from '../core/build-phase.js';
+import { recordBuildEnd } from '../core/metrics.js';
 import { nowTimestamp, type Resource } from '../core/resource.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import type { ResourceStore } from '../store/resource-store.js';
@@ -40,6 +41,7 @@ export async function cancelBuild(options: CancelBuildOptions): Promise<Resource
     return cur;
   });
   if (endedHere) {
+    recordBuildEnd(updated);
     await options.queue.removeIfWaiting(updated);
     await options.logs.appendLog(namespace, name, [
       options.message
@@ -94,7 +96,7 @@ export async function failOrphanedBuild(
   why: string,
 ): Promise<void> {
   let changed = false;
-  await store.update(BUILD, namespace, name, (cur) => {
+  const updated = await store.update(BUILD, namespace, name, (cur) => {
     const status = (cur.status ?? {}) as BuildStatus;
     if (isTerminal(status.phase)) return undefined;
     changed = true;
@@ -108,6 +110,7 @@ export async function failOrphanedBuild(
     return cur;
   });
   if (changed) {
+    recordBuildEnd(updated);
     await logs.appendLog(namespace, name, [`error: ${why}`]);
     await logs.closeLog(namespace, name, 'Error');
   }
