@@ -21,6 +21,7 @@ import { buildRouter } from './builds.js';
 import { errorMiddleware, sendStatus } from './errors.js';
 import { resourceRouter } from './resources.js';
 import { uiRouter } from './ui.js';
+import { templateRouter } from './templates.js';
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -98,6 +99,7 @@ export function createApp(deps: ServerDeps): Express {
       instantiate: deps.instantiate,
     }),
   );
+  api.use(templateRouter());
   for (const router of deps.apiRouters ?? []) api.use(router);
   api.use(
     resourceRouter({

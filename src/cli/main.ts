@@ -16,6 +16,7 @@ import { exitForBuild, followBuildLog, followBuildLogQuietly } from './build-log
 import { ApiError, parseTarget, SlipwayClient } from './client.js';
 import { readCredentials } from './credentials.js';
 import { describe, formatResources } from './output.js';
+import { registerProcessCommands } from './process.js';
 import { registerRolloutCommands } from './rollout.js';
 import type { RunGlobals } from './run-commands.js';
 import { DEPLOY_TARGET_WORDS, printDeployTarget, registerDeployTargetCommands } from './deploy-target.js';
@@ -365,6 +366,7 @@ program
   });
 
 registerRolloutCommands(program, client, ns);
+registerProcessCommands(program, client, ns);
 registerDeployTargetCommands(program, client, ns);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
