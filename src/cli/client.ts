@@ -19,6 +19,11 @@ export interface ClientOptions {
 export class SlipwayClient {
   constructor(private readonly options: ClientOptions) {}
 
+  /** The server URL this client talks to. */
+  get server(): string {
+    return this.options.server;
+  }
+
   async request(
     method: string,
     path: string,
