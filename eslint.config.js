@@ -16,6 +16,31 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
+    // The dashboard's scripts run in the browser, as they are (no build step).
+    files: ['src/api/ui/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'history',
+          'location',
+          'navigator',
+          'sessionStorage',
+          'fetch',
+          'TextDecoder',
+          'AbortController',
+          'Event',
+          'Node',
+          'console',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['bin/**/*.js', 'jest.config.js', 'eslint.config.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -19,6 +19,7 @@ import { apiBody, singleQueryValues } from './body.js';
 import { buildHooks } from './build-hooks.js';
 import { buildRouter } from './builds.js';
 import { errorMiddleware, sendStatus } from './errors.js';
+import { eventsRouter } from './events.js';
 import { resourceRouter } from './resources.js';
 import { uiRouter } from './ui.js';
 import { templateRouter } from './templates.js';
@@ -99,6 +100,7 @@ export function createApp(deps: ServerDeps): Express {
       instantiate: deps.instantiate,
     }),
   );
+  api.use(eventsRouter({ store: deps.store, config: deps.config, logger: deps.logger }));
   api.use(templateRouter());
   for (const router of deps.apiRouters ?? []) api.use(router);
   api.use(
