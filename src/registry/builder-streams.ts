@@ -84,6 +84,8 @@ export interface RegisterBuilderOptions {
   store: ResourceStore;
   registry: string;
   log: (line: string) => void;
+  /** The streams to register (default: all of BUILDER_IMAGES). */
+  only?: readonly string[];
 }
 
 interface SpecTag {
@@ -104,9 +106,9 @@ export function builderVersion(labels: Record<string, string> | null | undefined
  * `:latest`, and records both; returns the `latest` references it registered.
  */
 export async function registerBuilderImages(options: RegisterBuilderOptions): Promise<string[]> {
-  const { docker, store, registry, log } = options;
+  const { docker, store, registry, log, only } = options;
   const done: string[] = [];
-  for (const b of BUILDER_IMAGES) {
+  for (const b of BUILDER_IMAGES.filter((x) => !only || only.includes(x.stream))) {
     let image: Docker.ImageInspectInfo;
     try {
       image = await docker.getImage(b.local).inspect();
