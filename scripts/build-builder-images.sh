@@ -2,7 +2,8 @@
 # Builds Slipway's S2I builder images (builder-images/*) and tags them where the
 # set-up registers them: slipway/s2i-nodejs, slipway/s2i-python, slipway/s2i-static.
 # Nothing can be pulled on these machines, so each builds FROM the local Debian base
-# (BASE_IMAGE overrides it); images already present are skipped unless --force.
+# (BASE_IMAGE overrides it); images already built from the same files are skipped
+# unless --force.
 #
 #   scripts/build-builder-images.sh [--force] [nodejs|python|static ...]
 set -euo pipefail
@@ -14,7 +15,7 @@ names=()
 for arg in "$@"; do
   case "$arg" in
     --force) force=yes ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     -*) echo "unknown option $arg (use --force)" >&2; exit 2 ;;
     *) names+=("$arg") ;;
   esac
@@ -32,6 +33,17 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   fi
 fi
 
+# Every file's mode, name and content under a builder image's directory, as one sha256.
+source_digest() {
+  (
+    cd "$1"
+    find . -type f -printf '%m %p\n' | LC_ALL=C sort >"$work/files"
+    while read -r _ f; do sha256sum "$f"; done <"$work/files" | cat "$work/files" - | sha256sum | cut -c1-64
+  )
+}
+work=$(mktemp -d /tmp/slipway-builder-images.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
 for name in "${names[@]}"; do
   dir="builder-images/$name"
   tag="slipway/s2i-$name:latest"
@@ -39,7 +51,10 @@ for name in "${names[@]}"; do
     echo "no builder image called $name (expected $dir/Dockerfile)" >&2
     exit 1
   fi
-  if [ "$force" = no ] && docker image inspect "$tag" >/dev/null 2>&1; then
+  # The image records a digest of its directory: one built from other files is rebuilt.
+  source=$(source_digest "$dir")
+  have=$(docker image inspect -f '{{index .Config.Labels "io.slipway.builder-source"}}' "$tag" 2>/dev/null || true)
+  if [ "$force" = no ] && [ "$have" = "$source" ]; then
     echo "builder image $tag already present (use --force to rebuild)"
     continue
   fi
@@ -47,7 +62,7 @@ for name in "${names[@]}"; do
   log=$(mktemp /tmp/slipway-builder-image.XXXXXX)
   # The classic builder, explicitly: it builds FROM local images as they are, and
   # BuildKit needs the buildx plugin, which Debian's docker.io does not ship.
-  if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$dir" >"$log" 2>&1; then
+  if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "io.slipway.builder-source=$source" -t "$tag" "$dir" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     rm -f "$log"
     echo "building $tag failed; see the lines above" >&2

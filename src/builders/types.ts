@@ -33,6 +33,11 @@ export interface BuilderInput {
   previousImage?: string | undefined;
   /** The local tag the result gets: `slipway-build/{ns}/{name}:latest`-style. */
   tag: string;
+  /**
+   * The image's name where it goes (the output's push reference), for labels that name
+   * it (`io.k8s.display-name`); `tag` when the build has no output.
+   */
+  outputReference?: string | undefined;
   /** Environment every build gets (proxy settings) on top of the strategy's env. */
   extraEnv: EnvVar[];
   /** A CA bundle to trust inside build containers (OpenShift's mountTrustedCA), or undefined. */

@@ -33,6 +33,16 @@ import type { Builder, BuilderInput, BuilderResult } from '../types.js';
 import { fromImageSourcePaths, parseAssembleInputFiles, type ArtifactMapping } from './artifacts-mapping.js';
 import { buildEnvironment } from './build-env.js';
 import { commitContainer } from './commit.js';
+import {
+  DependencyFilesLabel,
+  assembleDependenciesPath,
+  dependencyKey,
+  findDependencyImage,
+  makeDependencyImage,
+  parseDependencyFiles,
+  readDependencyFiles,
+  pruneDependencyImages,
+} from './dependency-layer.js';
 import { parseEnvironmentFile } from './environment-file.js';
 import { saveArtifacts, type SavedArtifacts } from './incremental.js';
 import {
@@ -150,6 +160,7 @@ export const sourceBuilder: Builder = async (input) => {
 
 interface Names {
   probe: string;
+  dependencies: string;
   saveArtifacts: string;
   assemble: string;
   runtimeProbe: string;
@@ -166,6 +177,7 @@ function containerNames(buildRef: BuilderInput['buildRef']): Names {
   const name = (step: string): string => `${base}-${step}-${suffix}`;
   return {
     probe: name('probe'),
+    dependencies: name('dependencies'),
     saveArtifacts: name('save-artifacts'),
     assemble: name('assemble'),
     runtimeProbe: name('runtime-probe'),
@@ -340,12 +352,18 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
     const imageScripts = [Assemble, ...(runtime ? [] : [Run])]
       .map((n) => found(searches, n))
       .filter((l): l is Extract<ScriptLocation, { kind: 'image' }> => l?.kind === 'image');
+    // The dependency layer is the image's own arrangement with its own assemble: an
+    // assemble from the repository or a scripts URL may expect nothing installed.
+    const dependencyFiles = runtime ? undefined : declaredDependencyFiles(builder.Config.Labels, log);
+    const dependencyScript =
+      dependencyFiles && assemble.kind === 'image' ? assembleDependenciesPath(assemble.path) : undefined;
     const probe = await probeImage(docker, {
       image: builder.Id,
       user: userSpec,
       paths: [
         labels.destination,
         ...imageScripts.map((l) => l.path),
+        ...(dependencyScript ? [dependencyScript] : []),
         ...(input.trustedCA ? TrustedCATargets : []),
       ],
       name: names.probe,
@@ -373,9 +391,75 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
     }
     const binds = trustedCABinds(input.trustedCA, probe.stats, log);
 
-    // Incremental: the previous image's artifacts, or a clean build.
+    const ignored = createIgnoreMatcher(ignoreFile.rules);
+    // The dependency layer, when the builder declares one: found by its key, or made.
+    let baseImage = builder.Id;
+    const dependencyStat = dependencyScript ? probe.stats.get(dependencyScript) : undefined;
+    if (dependencyScript && !(dependencyStat && isExecutableFile(dependencyStat))) {
+      log(
+        `warning: builder image ${builderRef} declares ${DependencyFilesLabel} but has no executable ${dependencyScript}; dependencies are installed by assemble`,
+      );
+    }
+    const useLayer = !!(
+      dependencyFiles &&
+      dependencyScript &&
+      dependencyStat &&
+      isExecutableFile(dependencyStat)
+    );
+    if (useLayer) {
+      const files = await readDependencyFiles({
+        sourceDir: input.sourceDir,
+        contextDir: input.contextDir,
+        names: dependencyFiles,
+        ignored,
+      });
+      const key = dependencyKey({
+        builderId: builder.Id,
+        user: userSpec,
+        destination: labels.destination,
+        files,
+        env: environment.env,
+      });
+      const namespace = input.buildRef.namespace;
+      const reused = strategy.incremental ? await findDependencyImage(docker, key, namespace) : undefined;
+      if (reused) {
+        log(
+          `Incremental build: reusing the dependency layer ${shortId(reused)} (key ${key.slice(0, 12)}); nothing to install`,
+        );
+        baseImage = reused;
+      } else {
+        if (strategy.incremental)
+          log('Incremental build: no dependency layer for these dependency files and environment yet');
+        else log('Clean build will be performed');
+        baseImage = await makeDependencyImage({
+          docker,
+          builder,
+          key,
+          namespace,
+          scriptPath: dependencyScript,
+          files,
+          destination: labels.destination,
+          destinationExists: !!probe.stats.get(labels.destination),
+          user: userSpec,
+          owner,
+          env: environment.env,
+          binds,
+          containerName: names.dependencies,
+          log,
+          signal,
+        });
+        await pruneDependencyImages({ docker, namespace, log }).catch((err: unknown) =>
+          log(`warning: could not list old dependency images: ${errorMessage(err)}`),
+        );
+      }
+    }
+
+    // Incremental without a dependency layer: the previous image's artifacts, or a clean build.
+    // The dependency layer holds what save-artifacts would carry.
     let artifacts: SavedArtifacts | undefined;
-    if (strategy.incremental) {
+    if (useLayer) {
+      log(`Running assemble on the dependency layer`);
+    } else if (strategy.incremental) {
       const script = found(searches, SaveArtifacts);
       if (!input.previousImage) log('Incremental build without a previous image: clean build');
       else if (!script)
@@ -404,7 +488,7 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
     const assemblePath = scriptPath(assemble, Assemble, labels.destination);
     const create: Docker.ContainerCreateOptions = {
       name: names.assemble,
-      Image: builder.Id,
+      Image: baseImage,
       // The builder's ENTRYPOINT must not wrap assemble (s2i runs it through `env`);
       // the commit puts the original back.
       Entrypoint: [],
@@ -426,7 +510,7 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
           destinationExists: !!probe.stats.get(labels.destination),
           owner,
           searches,
-          ignored: createIgnoreMatcher(ignoreFile.rules),
+          ignored,
           artifacts,
           signal,
         });
@@ -457,7 +541,8 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
         const metadataLabels = await readMetadataLabels(container);
         const outputLabels = outputImageLabels({
           builderImage: builderRef,
-          tag: input.tag,
+          // s2i's display name is the image's name as given to the build: the output's.
+          tag: displayName(input),
           source: input.source,
           requestedRef: spec.source.git?.ref,
           contextDir: spec.source.contextDir,
@@ -518,6 +603,34 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * What `io.k8s.display-name` names: the output's push reference when the runner gives
+ * it, else the output as the BuildConfig spells it (an ImageStreamTag as
+ * `namespace/name:tag`), else the local tag of a build without output.
+ */
+function displayName(input: BuilderInput): string {
+  if (input.outputReference) return input.outputReference;
+  const to = input.spec.output?.to;
+  if (!to) return input.tag;
+  if (to.kind === 'ImageStreamTag') return `${to.namespace ?? input.buildRef.namespace}/${to.name}`;
+  return to.name;
+}
+
+/** The builder's dependency files label, or undefined (with a warning when it is unusable). */
+function declaredDependencyFiles(
+  imageLabels: Record<string, string> | null | undefined,
+  log: (line: string) => void,
+): string[] | undefined {
+  const value = imageLabels?.[DependencyFilesLabel];
+  if (value === undefined) return undefined;
+  const parsed = parseDependencyFiles(value);
+  if ('problem' in parsed) {
+    log(`warning: label ${DependencyFilesLabel} ${parsed.problem}; dependencies are installed by assemble`);
+    return undefined;
+  }
+  return parsed.files;
 }
 
 /** assemble and run are required (run comes from the runtime image in extended builds). */
