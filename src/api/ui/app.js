@@ -788,7 +788,8 @@ function route() {
 
 nsInput.addEventListener('change', () => {
   const ns = nsInput.value.trim();
-  if (!ns) return;
+  // Leaving the field unchanged (a blur) must not reload the page under the pointer.
+  if (!ns || ns === session?.ns) return;
   history.pushState(null, '', ui(ns));
   route();
 });
