@@ -105,6 +105,8 @@ export const sourceBuildStrategy = z.looseObject({
   scripts: z.string().optional(),
   incremental: z.boolean().optional(),
   forcePull: z.boolean().optional(),
+  /** Slipway: build for real, never reusing the image of an earlier build with the same inputs. */
+  noCache: z.boolean().optional(),
 });
 export type SourceBuildStrategy = z.infer<typeof sourceBuildStrategy>;
 

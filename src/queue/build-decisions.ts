@@ -4,7 +4,7 @@
  * and OpenShift reason follow from what went wrong, and what the final status records.
  * Pure: unit-tested without Redis or Docker.
  */
-import type { BuildPhase, BuildStatus } from '../core/build-types.js';
+import type { BuildPhase, BuildSpec, BuildStatus } from '../core/build-types.js';
 import { durationNanos, isTerminal } from '../core/build-phase.js';
 import { BuildCancelled, BuildFailure, errorMessage, type BuildReason } from '../core/errors.js';
 import type { Resource } from '../core/resource.js';
@@ -198,4 +198,56 @@ export function ownBinaryInput(build: Resource, namespace: string): string | und
   const id = build.metadata.annotations?.['slipway.dev/binary-input'];
   if (!id) return undefined;
   return !id.includes('/') || id.startsWith(`${namespace}/`) ? id : undefined;
+}
+
+export type AvoidanceDecision =
+  /** The build may reuse an earlier build's image: its fingerprint is looked up. */
+  | { kind: 'lookUp' }
+  /**
+   * The build runs for real; `why` goes to its log when a user asked for it (`forced`),
+   * and its image is recorded for later builds (`forced` too: noCache only says how
+   * this build runs, so its image is the newest for its inputs).
+   */
+  | { kind: 'build'; why: string; forced: boolean };
+
+/**
+ * Whether a build may reuse the image of an earlier build with the same inputs
+ * (docs/build-lifecycle.md). Inputs the fingerprint cannot see always build, and their
+ * image is never recorded: an uploaded (binary) source, whose content is not hashed,
+ * and a Docker build that pulls the Dockerfile's own base images (`forcePull` without
+ * `from`). A build with no output has nothing to reuse, and strategies other than
+ * Docker and Source are not run by workers at all. Otherwise `noCache` (the strategy's,
+ * or `start-build --no-cache`) forces a real build whose image is recorded.
+ */
+export function decideAvoidance(build: Resource): AvoidanceDecision {
+  const spec = build.spec as BuildSpec;
+  const { strategy } = spec;
+  const options = strategy.type === 'Source' ? strategy.sourceStrategy : strategy.dockerStrategy;
+  if (strategy.type !== 'Docker' && strategy.type !== 'Source')
+    return { kind: 'build', forced: false, why: `strategy ${strategy.type} is not avoided` };
+  if (build.metadata.annotations?.['slipway.dev/binary-input'] || spec.source.type === 'Binary')
+    return { kind: 'build', forced: false, why: 'a binary (uploaded) source is always built' };
+  if (!spec.output?.to) return { kind: 'build', forced: false, why: 'the build has no output image' };
+  if (strategy.type === 'Docker' && strategy.dockerStrategy?.forcePull && !strategy.dockerStrategy.from)
+    return {
+      kind: 'build',
+      forced: false,
+      why: "forcePull pulls the Dockerfile's own base images, which only the build resolves",
+    };
+  if (options?.noCache === true)
+    return {
+      kind: 'build',
+      forced: true,
+      why: `noCache is set (spec.strategy.${strategy.type === 'Source' ? 'sourceStrategy' : 'dockerStrategy'}.noCache): building without reusing an earlier build's image`,
+    };
+  return { kind: 'lookUp' };
+}
+
+/** The build that reused `from`'s image: Complete, saying so in its message and log. */
+export function reusedBuildEnd(from: { namespace: string; build: string; digest: string }): BuildEnd {
+  return {
+    phase: 'Complete',
+    message: `Reused the image of build ${from.build} (same inputs)`,
+    logLine: `Reused the image ${from.digest} of build ${from.namespace}/${from.build}: its inputs (commit, context, builder image, strategy options, env and build args) are the same as this build's. Start the build with --no-cache to build for real.`,
+  };
 }

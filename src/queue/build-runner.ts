@@ -20,7 +20,7 @@ import { buildScopedDocker, buildTag, removeBuildLeftovers } from '../builders/b
 import { containerLimits } from '../core/quantity.js';
 import { unpackBinarySource } from '../builders/source/binary-source.js';
 import { resolveContextDir } from '../builders/source/checkout-paths.js';
-import { fetchGitSource, type SourceCredentials } from '../builders/source/git-source.js';
+import { fetchGitSource, resolveGitCommit, type SourceCredentials } from '../builders/source/git-source.js';
 import type { Builder, SourceInfo } from '../builders/types.js';
 import { registryAuthFromSecret, type RegistryAuth } from '../registry/credentials.js';
 import {
@@ -33,17 +33,31 @@ import { pushImage } from '../registry/push.js';
 import { resolveOutput, type OutputTarget } from '../registry/references.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BinaryInputStore } from '../store/binary-store.js';
+import type { BuildFingerprints } from '../store/build-fingerprints.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import { buildRunInfo, type BuildRunInfo } from './run-policy.js';
 import {
+  decideAvoidance,
   decideFailure,
   decideRunPolicy,
   decideStoredBuild,
   endStatusPatch,
   ownBinaryInput,
+  reusedBuildEnd,
   runPolicyOf,
   type BuildEnd,
 } from './build-decisions.js';
+import {
+  digestOf,
+  findReusable,
+  fingerprintOf,
+  localImageId,
+  registryTagDigest,
+  tagReusedImage,
+  type AvoidanceContext,
+  type Reusable,
+  type ResolvedInputs,
+} from './build-avoidance.js';
 import { BuildLogWriter } from './build-log-writer.js';
 import { BUILD } from './instantiate.js';
 import { pruneBuildHistory } from './prune.js';
@@ -71,6 +85,12 @@ export interface BuildRunnerDeps {
   config: BuildRunnerConfig;
   builders: Partial<Record<'Docker' | 'Source', Builder>>;
   logger: Logger;
+  /**
+   * Images of Complete builds by input fingerprint, shared by the fleet. When set, a
+   * build with the same inputs as an earlier one reuses its image instead of building
+   * (docs/build-lifecycle.md); when unset, every build builds.
+   */
+  fingerprints?: BuildFingerprints;
   /** Told of every phase change a worker makes (metrics, commit statuses, image triggers). */
   onPhase?: (build: Resource) => void | Promise<void>;
   /** Before the output image is pushed (the runtime marks its provenance for the loop guard). A failure fails the build. */
@@ -295,7 +315,7 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     return await finish(
       ctx,
       (await deps.store.get(BUILD, namespace, name)) ?? afterClaim,
-      { phase: 'Complete' },
+      result.reusedFrom ? reusedBuildEnd({ namespace, ...result.reusedFrom }) : { phase: 'Complete' },
       result,
     );
   } catch (err) {
@@ -366,6 +386,153 @@ async function handBack(ctx: Ctx, worker: string): Promise<RunOutcome | undefine
 interface ExecResult {
   output?: { reference: string; digest: string };
   revision?: SourceInfo;
+  /** The earlier build whose image this build reused instead of building. */
+  reusedFrom?: { build: string; digest: string };
+}
+
+/** The strategy's builder image reference and how it is pulled. */
+function strategyImage(spec: BuildSpec): {
+  from: { kind?: string | undefined; name: string; namespace?: string | undefined } | undefined;
+  pullSecret: { name: string } | undefined;
+  forcePull: boolean | undefined;
+} {
+  const options =
+    spec.strategy.type === 'Source' ? spec.strategy.sourceStrategy : spec.strategy.dockerStrategy;
+  return { from: options?.from, pullSecret: options?.pullSecret, forcePull: options?.forcePull };
+}
+
+/** An extended S2I build's runtime image, as the BuildConfig names it. */
+function runtimeImageOf(spec: BuildSpec): { kind?: string; name: string; namespace?: string } | undefined {
+  if (spec.strategy.type !== 'Source') return undefined;
+  return (
+    spec.strategy.sourceStrategy as
+      { runtimeImage?: { kind?: string; name: string; namespace?: string } } | undefined
+  )?.runtimeImage;
+}
+
+/**
+ * Build avoidance's context for this build, or undefined when its image is neither
+ * reused nor recorded (no fingerprint store, a binary source, no output:
+ * decideAvoidance). A build forced by noCache gets one that only records its image.
+ */
+function avoidanceFor(
+  ctx: Ctx,
+  build: Resource,
+  spec: BuildSpec,
+  output: OutputTarget | undefined,
+  masked: <T extends RegistryAuth>(creds: T | undefined) => T | undefined,
+  signal: AbortSignal,
+): AvoidanceContext | undefined {
+  const { deps, namespace, log } = ctx;
+  if (!deps.fingerprints) return undefined;
+  const decision = decideAvoidance(build);
+  if (decision.kind === 'build') {
+    if (!decision.forced) return undefined;
+    log.line(decision.why);
+  }
+  if (!output) return undefined;
+  let auth: Promise<RegistryAuth | undefined> | undefined;
+  return {
+    fingerprints: deps.fingerprints,
+    lookUp: decision.kind === 'lookUp',
+    namespace,
+    output,
+    config: deps.config,
+    pushAuth: () =>
+      (auth ??= registryAuth(deps, namespace, spec.output?.pushSecret?.name, output.registry).then(masked)),
+    log: log.line,
+    signal,
+  };
+}
+
+/**
+ * An incremental build's previous output as a digest: the ImageStream tag's newest
+ * image, or the output tag's manifest in the registry. Undefined when it cannot be told
+ * (the build is then not avoided).
+ */
+async function previousOutputDigest(ctx: Ctx, avoid: AvoidanceContext): Promise<string | undefined> {
+  const { output } = avoid;
+  if (output.imageStream) {
+    const stream = await ctx.deps.store.get(
+      IMAGE_STREAM,
+      output.imageStream.namespace,
+      output.imageStream.name,
+    );
+    const ref = stream ? latestTagReference(stream, output.imageStream.tag) : undefined;
+    return ref === undefined ? '' : digestOf(ref);
+  }
+  try {
+    return await registryTagDigest(avoid);
+  } catch (err) {
+    avoid.log(`warning: could not read the previous image of ${output.pushReference} (${errorMessage(err)})`);
+    return undefined;
+  }
+}
+
+/** The runtime image's engine ID when the engine has it (the S2I builder pulls it otherwise). */
+async function runtimeImageId(ctx: Ctx, spec: BuildSpec): Promise<string | undefined | null> {
+  const runtime = runtimeImageOf(spec);
+  if (!runtime) return null;
+  try {
+    const ref = await resolveImageReference(ctx.deps.store, runtime, ctx.namespace);
+    return await localImageId(ctx.deps.docker, ref);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The inputs as they can be told before cloning: the commit from `git ls-remote` (or the
+ * request), builder images by the IDs of the engine's copies. Undefined when any part
+ * needs the clone or a pull (an abbreviated commit, forcePull, an image not here yet):
+ * the check is then made after the checkout and the pulls.
+ */
+async function inputsBeforeFetch(
+  ctx: Ctx,
+  spec: BuildSpec,
+  resolveCommit: (() => Promise<string | undefined>) | undefined,
+  previousDigest: string | undefined,
+): Promise<ResolvedInputs | undefined> {
+  const commit = resolveCommit ? await resolveCommit() : '';
+  if (commit === undefined || previousDigest === undefined) return undefined;
+  const { from, forcePull } = strategyImage(spec);
+  let fromId: string | undefined;
+  if (from) {
+    if (forcePull) return undefined;
+    const ref = await resolveImageReference(ctx.deps.store, from, ctx.namespace).catch(() => undefined);
+    fromId = ref === undefined ? undefined : await localImageId(ctx.deps.docker, ref);
+    if (!fromId) return undefined;
+  }
+  const runtimeId = await runtimeImageId(ctx, spec);
+  if (runtimeId === undefined) return undefined;
+  return { spec, commit, fromId, runtimeImageId: runtimeId ?? undefined, previousDigest };
+}
+
+/** Records `slipway.dev/reused-from` on the Build. */
+async function markReused(ctx: Ctx, from: string): Promise<void> {
+  await ctx.deps.store.update(BUILD, ctx.namespace, ctx.name, (cur) => {
+    cur.metadata.annotations = { ...(cur.metadata.annotations ?? {}), 'slipway.dev/reused-from': from };
+    return cur;
+  });
+}
+
+/** The commit and its details, from the reused build when it is still there (otherwise the id alone). */
+async function reusedRevision(
+  ctx: Ctx,
+  commit: string,
+  from: string,
+  uri: string | undefined,
+): Promise<SourceInfo> {
+  const earlier = await ctx.deps.store.get(BUILD, ctx.namespace, from);
+  const git = (earlier?.spec as BuildSpec | undefined)?.revision?.git;
+  const info: SourceInfo = { commit };
+  if (uri) info.uri = uri;
+  if (git?.commit === commit) {
+    if (git.author) info.author = git.author as SourceInfo['author'] & object;
+    if (git.committer) info.committer = git.committer as SourceInfo['committer'] & object;
+    if (git.message !== undefined) info.message = git.message;
+  }
+  return info;
 }
 
 async function execute(
@@ -395,6 +562,23 @@ async function execute(
   mkdirSync(secretsDir, { mode: 0o700 });
   await setStatus(ctx, { phase: 'Running' });
 
+  let output: OutputTarget | undefined;
+  let outputProblem: unknown;
+  if (spec.output?.to) {
+    try {
+      output = resolveOutput(spec.output.to, namespace, deps.config.registry);
+    } catch (err) {
+      outputProblem = err;
+    }
+  }
+  const avoid = avoidanceFor(ctx, build, spec, output, masked, signal);
+  // Read before this build pushes: the output it would build on.
+  const incremental = spec.strategy.type === 'Source' && spec.strategy.sourceStrategy?.incremental === true;
+  const previousDigest = avoid && incremental ? await previousOutputDigest(ctx, avoid) : '';
+  /** The fingerprint already looked up, and what it found. */
+  let looked: string | undefined;
+  let reusable: Reusable | undefined;
+
   let source: SourceInfo = {};
   await stage(ctx, 'FetchInputs', async () => {
     const binaryId = build.metadata.annotations?.['slipway.dev/binary-input'];
@@ -410,24 +594,45 @@ async function execute(
       // Gone (and off the namespace's upload quota) once the build ends, whatever the
       // outcome (`finish`); not before, so a build handed back on shutdown can read it again.
       await unpackBinarySource({ data, dir: sourceDir, asFile: spec.source.binary?.asFile, log: log.line });
-    } else if (spec.source.git) {
-      source = await fetchGitSource({
-        uri: sourceUri ?? spec.source.git.uri,
-        ref: spec.source.git.ref,
-        commit: spec.revision?.git?.commit,
-        dir: sourceDir,
-        secretsDir,
-        credentials: masked(await sourceCredentials(deps, namespace, spec)),
-        proxy: {
-          httpProxy: spec.source.git.httpProxy ?? deps.config.httpProxy,
-          httpsProxy: spec.source.git.httpsProxy ?? deps.config.httpsProxy,
-          noProxy: spec.source.git.noProxy ?? deps.config.noProxy,
-        },
-        allowFileSources: deps.config.allowFileSources,
-        log: log.line,
-        signal,
-      });
+      return;
     }
+    const git = spec.source.git;
+    const gitOptions = git
+      ? {
+          uri: sourceUri ?? git.uri,
+          ref: git.ref,
+          commit: spec.revision?.git?.commit,
+          dir: sourceDir,
+          secretsDir,
+          credentials: masked(await sourceCredentials(deps, namespace, spec)),
+          proxy: {
+            httpProxy: git.httpProxy ?? deps.config.httpProxy,
+            httpsProxy: git.httpsProxy ?? deps.config.httpsProxy,
+            noProxy: git.noProxy ?? deps.config.noProxy,
+          },
+          allowFileSources: deps.config.allowFileSources,
+          log: log.line,
+          signal,
+        }
+      : undefined;
+    if (avoid?.lookUp) {
+      // A ref resolved with `git ls-remote` costs one round trip; a clone can cost minutes.
+      const early = await inputsBeforeFetch(
+        ctx,
+        spec,
+        gitOptions && (() => resolveGitCommit(gitOptions)),
+        previousDigest,
+      );
+      if (early) {
+        looked = fingerprintOf(avoid, early);
+        reusable = await findReusable(avoid, looked);
+        if (reusable) {
+          source = await reusedRevision(ctx, early.commit, reusable.image.build, spec.source.git?.uri);
+          return;
+        }
+      }
+    }
+    if (gitOptions) source = await fetchGitSource(gitOptions);
   });
   if (source.commit) {
     spec.revision = {
@@ -441,6 +646,7 @@ async function execute(
     };
     await setStatus(ctx, {}, spec);
   }
+  if (avoid && reusable) return deliverReused(ctx, { build, spec, avoid, reusable, source });
   // Links followed and kept inside the checkout (docs/hostile-repositories.md).
   const contextDir = resolveContextDir(sourceDir, spec.source.contextDir);
 
@@ -453,22 +659,12 @@ async function execute(
       `strategy "${strategyType}" is not supported by this worker`,
     );
 
-  const from =
-    strategyType === 'Source' ? spec.strategy.sourceStrategy?.from : spec.strategy.dockerStrategy?.from;
-  const pullSecret =
-    strategyType === 'Source'
-      ? spec.strategy.sourceStrategy?.pullSecret
-      : spec.strategy.dockerStrategy?.pullSecret;
+  const { from, pullSecret, forcePull } = strategyImage(spec);
   let fromImage: string | undefined;
+  let fromId: string | undefined;
   let previousImage: string | undefined;
-  let output: OutputTarget | undefined;
-  if (spec.output?.to) {
-    try {
-      output = resolveOutput(spec.output.to, namespace, deps.config.registry);
-    } catch (err) {
-      throw new BuildFailure('InvalidOutputReference', errorMessage(err), { cause: err });
-    }
-  }
+  if (outputProblem !== undefined)
+    throw new BuildFailure('InvalidOutputReference', errorMessage(outputProblem), { cause: outputProblem });
   await stage(ctx, 'PullImages', async () => {
     if (from) {
       try {
@@ -481,22 +677,16 @@ async function execute(
         );
       }
       const registry = fromImage.split('/')[0] ?? '';
-      await ensureImage({
+      fromId = await ensureImage({
         docker: deps.docker,
         reference: fromImage,
         auth: masked(await registryAuth(deps, namespace, pullSecret?.name, registry)),
-        forcePull:
-          strategyType === 'Source'
-            ? spec.strategy.sourceStrategy?.forcePull
-            : spec.strategy.dockerStrategy?.forcePull,
+        forcePull,
         log: log.line,
       });
     }
     // An extended build's runtime image: the S2I builder takes a DockerImage reference.
-    const runtime = (
-      spec.strategy.sourceStrategy as
-        { runtimeImage?: { kind?: string; name: string; namespace?: string } } | undefined
-    )?.runtimeImage;
+    const runtime = runtimeImageOf(spec);
     if (strategyType === 'Source' && runtime && (runtime.kind ?? 'DockerImage') !== 'DockerImage') {
       try {
         const ref = await resolveImageReference(deps.store, runtime, namespace);
@@ -516,6 +706,25 @@ async function execute(
       previousImage = await previousOutput(ctx, output, log.line);
     }
   });
+
+  // After the checkout and the pulls, every input is known: the check the ls-remote could not make.
+  const inputsNow = async (): Promise<string | undefined> => {
+    if (!avoid || previousDigest === undefined || (spec.source.git && !source.commit)) return undefined;
+    const runtimeId = await runtimeImageId(ctx, spec);
+    if (runtimeId === undefined) return undefined;
+    return fingerprintOf(avoid, {
+      spec,
+      commit: source.commit ?? '',
+      fromId,
+      runtimeImageId: runtimeId ?? undefined,
+      previousDigest,
+    });
+  };
+  let fingerprint = await inputsNow();
+  if (avoid?.lookUp && fingerprint && fingerprint !== looked) {
+    reusable = await findReusable(avoid, fingerprint);
+    if (reusable) return deliverReused(ctx, { build, spec, avoid, reusable, source });
+  }
 
   const result = await stage(ctx, 'Build', () =>
     builder({
@@ -540,15 +749,7 @@ async function execute(
     return { revision: source };
   }
   const target = output;
-  const image: OutputImage = {
-    build,
-    registry: target.registry,
-    repository: target.repository,
-    tag: target.tag,
-  };
-  if (target.imageStream) image.imageStream = target.imageStream;
-  await deps.beforeImagePush?.(image);
-  const digest = await stage(ctx, 'PushImage', async () =>
+  const digest = await deliver(ctx, { build, spec, target }, async () =>
     pushImage({
       docker: deps.docker,
       image: result.imageId,
@@ -560,6 +761,38 @@ async function execute(
       signal,
     }),
   );
+  // A runtime image the builder pulled is known only now.
+  fingerprint ??= await inputsNow();
+  if (avoid && fingerprint) {
+    const image = { build: ctx.name, digest, registry: target.registry, repository: target.repository };
+    await deps.fingerprints!.record(namespace, fingerprint, image).catch((err: unknown) => {
+      log.line(`warning: later builds with the same inputs cannot reuse this image: ${errorMessage(err)}`);
+    });
+  }
+  return { output: { reference: target.pushReference, digest }, revision: source };
+}
+
+/**
+ * Hands a pushed (or reused) image on as every build's output is: the provenance mark
+ * before the push, the push itself as the PushImage stage, the ImageStream tag, and the
+ * image change hook. Returns the digest.
+ */
+async function deliver(
+  ctx: Ctx,
+  options: { build: Resource; spec: BuildSpec; target: OutputTarget },
+  push: () => Promise<string>,
+): Promise<string> {
+  const { deps, log } = ctx;
+  const { build, target } = options;
+  const image: OutputImage = {
+    build,
+    registry: target.registry,
+    repository: target.repository,
+    tag: target.tag,
+  };
+  if (target.imageStream) image.imageStream = target.imageStream;
+  await deps.beforeImagePush?.(image);
+  const digest = await stage(ctx, 'PushImage', push);
   if (target.imageStream) {
     await recordImageStreamTag({
       store: deps.store,
@@ -579,7 +812,32 @@ async function execute(
       );
     }
   }
-  return { output: { reference: target.pushReference, digest }, revision: source };
+  return digest;
+}
+
+/** Ends a build by tagging an earlier build's image (same inputs) to its output. */
+async function deliverReused(
+  ctx: Ctx,
+  options: {
+    build: Resource;
+    spec: BuildSpec;
+    avoid: AvoidanceContext;
+    reusable: Reusable;
+    source: SourceInfo;
+  },
+): Promise<ExecResult> {
+  const { avoid, reusable } = options;
+  const from = reusable.image.build;
+  ctx.log.line(`Input fingerprint ${reusable.fingerprint}: build ${from} made an image from the same inputs`);
+  await markReused(ctx, from);
+  const digest = await deliver(ctx, { build: options.build, spec: options.spec, target: avoid.output }, () =>
+    tagReusedImage(avoid, reusable),
+  );
+  return {
+    output: { reference: avoid.output.pushReference, digest },
+    revision: options.source,
+    reusedFrom: { build: from, digest },
+  };
 }
 
 /** The image an incremental build takes its artifacts from: the output's current image. */

@@ -83,6 +83,11 @@ export function buildSpecFor(bcSpec: BuildConfigSpec, request: BuildRequest = {}
     if (env) ss.env = env;
     if (request.sourceStrategyOptions?.incremental !== undefined)
       ss.incremental = request.sourceStrategyOptions.incremental;
+    // `oc start-build --no-cache` sends dockerStrategyOptions.noCache whatever the
+    // strategy; for a Source build it means what it means for a Docker one: a real build,
+    // never the reused image of an earlier build (docs/build-lifecycle.md).
+    if (request.dockerStrategyOptions?.noCache !== undefined)
+      ss.noCache = request.dockerStrategyOptions.noCache;
     if (request.from) ss.from = request.from;
   }
   if (request.binary) {

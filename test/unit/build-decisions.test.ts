@@ -2,12 +2,15 @@
 import { describe, expect, it } from '@jest/globals';
 import { BuildCancelled, BuildFailure } from '../../src/core/errors.js';
 import type { Resource } from '../../src/core/resource.js';
+import { buildSpecFor } from '../../src/queue/instantiate.js';
 import {
+  decideAvoidance,
   decideFailure,
   decideRunPolicy,
   decideStoredBuild,
   endStatusPatch,
   ownBinaryInput,
+  reusedBuildEnd,
   runPolicyOf,
 } from '../../src/queue/build-decisions.js';
 
@@ -174,4 +177,98 @@ it("a binary upload is the build's only when it is its namespace's", () => {
   expect(ownBinaryInput(withId('team/abc'), 'team')).toBe('team/abc');
   expect(ownBinaryInput(withId('other/abc'), 'team')).toBeUndefined();
   expect(ownBinaryInput(build({}), 'team')).toBeUndefined();
+});
+
+describe('build avoidance', () => {
+  function withSpec(spec: Record<string, unknown>, annotations: Record<string, string> = {}): Resource {
+    return {
+      apiVersion: 'build.openshift.io/v1',
+      kind: 'Build',
+      metadata: { name: 'web-4', namespace: 'team', annotations },
+      spec: {
+        source: { git: { uri: 'https://git.example/web.git' } },
+        output: { to: { kind: 'ImageStreamTag', name: 'web:latest' } },
+        ...spec,
+      },
+    };
+  }
+  const source = { type: 'Source', sourceStrategy: { from: { name: 'nodejs:20' } } };
+
+  it('looks up a git build with an output image', () => {
+    expect(decideAvoidance(withSpec({ strategy: source }))).toEqual({ kind: 'lookUp' });
+    expect(decideAvoidance(withSpec({ strategy: { type: 'Docker', dockerStrategy: {} } }))).toEqual({
+      kind: 'lookUp',
+    });
+  });
+
+  it('builds for real when noCache is set on either strategy, and says why in the log', () => {
+    const docker = decideAvoidance(
+      withSpec({ strategy: { type: 'Docker', dockerStrategy: { noCache: true } } }),
+    );
+    expect(docker).toMatchObject({ kind: 'build', forced: true });
+    expect(docker.kind === 'build' && docker.why).toContain('dockerStrategy.noCache');
+    const s2i = decideAvoidance(
+      withSpec({ strategy: { type: 'Source', sourceStrategy: { ...source.sourceStrategy, noCache: true } } }),
+    );
+    expect(s2i).toMatchObject({ kind: 'build', forced: true });
+    expect(s2i.kind === 'build' && s2i.why).toContain('sourceStrategy.noCache');
+  });
+
+  it('always builds an uploaded (binary) source, whose content is not hashed', () => {
+    expect(
+      decideAvoidance(withSpec({ strategy: source }, { 'slipway.dev/binary-input': 'team/blob-1' })),
+    ).toMatchObject({ kind: 'build', forced: false });
+    expect(
+      decideAvoidance(withSpec({ strategy: source, source: { type: 'Binary', binary: {} } })),
+    ).toMatchObject({ kind: 'build', forced: false });
+  });
+
+  it("always builds without an output, and a Docker build that pulls the Dockerfile's own base images", () => {
+    expect(decideAvoidance(withSpec({ strategy: source, output: {} }))).toMatchObject({ kind: 'build' });
+    expect(
+      decideAvoidance(withSpec({ strategy: { type: 'Docker', dockerStrategy: { forcePull: true } } })),
+    ).toMatchObject({ kind: 'build', forced: false });
+    expect(
+      decideAvoidance(
+        withSpec({
+          strategy: { type: 'Docker', dockerStrategy: { forcePull: true, from: { name: 'base' } } },
+        }),
+      ),
+    ).toEqual({ kind: 'lookUp' });
+  });
+
+  it('ends a reused build Complete, naming the build it reused in the message and the log', () => {
+    const end = reusedBuildEnd({ namespace: 'team', build: 'web-3', digest: 'sha256:abc' });
+    expect(end.phase).toBe('Complete');
+    expect(end.reason).toBeUndefined();
+    expect(end.message).toBe('Reused the image of build web-3 (same inputs)');
+    expect(end.logLine).toContain('team/web-3');
+    expect(end.logLine).toContain('sha256:abc');
+  });
+
+  it("is forced by noCache in the BuildConfig's strategy and by start-build --no-cache, for Source builds too", () => {
+    const bc = {
+      source: { git: { uri: 'git://127.0.0.1/x.git' } },
+      strategy: { type: 'Source' as const, sourceStrategy: { from: { name: 'nodejs:20' } } },
+      output: { to: { kind: 'ImageStreamTag', name: 'x:latest' } },
+    };
+    const asBuild = (spec: unknown): Resource => ({
+      apiVersion: 'build.openshift.io/v1',
+      kind: 'Build',
+      metadata: { name: 'x-1', namespace: 'team' },
+      spec: spec as Record<string, unknown>,
+    });
+    expect(decideAvoidance(asBuild(buildSpecFor(bc)))).toEqual({ kind: 'lookUp' });
+    expect(
+      decideAvoidance(asBuild(buildSpecFor(bc, { dockerStrategyOptions: { noCache: true } }))),
+    ).toMatchObject({
+      kind: 'build',
+      forced: true,
+    });
+    const noCache = {
+      ...bc,
+      strategy: { ...bc.strategy, sourceStrategy: { ...bc.strategy.sourceStrategy, noCache: true } },
+    };
+    expect(decideAvoidance(asBuild(buildSpecFor(noCache)))).toMatchObject({ kind: 'build', forced: true });
+  });
 });

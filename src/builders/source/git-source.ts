@@ -291,3 +291,54 @@ export async function fetchGitSource(options: FetchSourceOptions): Promise<Sourc
     throw new BuildFailure('FetchSourceFailed', `Failed to fetch the input source: ${first}`, { cause: err });
   }
 }
+
+/** The options {@link resolveGitCommit} needs: the fetch's own, with its log optional. */
+export type ResolveCommitOptions = Omit<FetchSourceOptions, 'log'> & { log?: (line: string) => void };
+
+/**
+ * The full commit id a fetch of these options would check out, learnt without cloning:
+ * the commit itself when it is a full id, otherwise the ref (or the remote's HEAD) as
+ * `git ls-remote` lists it, with git fetch's order of preference (the name itself,
+ * `refs/NAME`, `refs/tags/NAME` peeled to its commit, `refs/heads/NAME`). Undefined when
+ * that cannot be told without a clone (an abbreviated commit, a ref ls-remote does not
+ * list) or when git fails: the fetch then decides, and reports any error itself.
+ */
+export async function resolveGitCommit(options: ResolveCommitOptions): Promise<string | undefined> {
+  const target = options.commit || options.ref || 'HEAD';
+  if (FULL_SHA.test(target)) return target.toLowerCase();
+  if (options.commit) return undefined;
+  const cloneUri = stripUriCredentials(options.uri);
+  if (!isAllowedGitUri(cloneUri, options.allowFileSources)) return undefined;
+  try {
+    checkRevision({ ...options, log: () => undefined });
+  } catch {
+    return undefined;
+  }
+  const env = gitEnvironment({ ...options, log: () => undefined });
+  try {
+    const out = await client({ ...options, log: () => undefined }, env).raw([
+      'ls-remote',
+      '--',
+      cloneUri,
+      target,
+      `${target}^{}`,
+    ]);
+    const refs = new Map<string, string>();
+    for (const line of out.split('\n')) {
+      const [sha, name] = line.split('\t');
+      if (sha && name && FULL_SHA.test(sha)) refs.set(name, sha.toLowerCase());
+    }
+    const tag = `refs/tags/${target}`;
+    const candidates = [target, `refs/${target}`, `${tag}^{}`, tag, `refs/heads/${target}`];
+    for (const name of candidates) {
+      const sha = refs.get(name);
+      if (sha) return sha;
+    }
+    return undefined;
+  } catch (err) {
+    options.log?.(
+      `Could not resolve ${target} without cloning (${redactText(errorMessage(err)).split('\n')[0]})`,
+    );
+    return undefined;
+  }
+}
