@@ -109,6 +109,20 @@ function columns(info: KindInfo, obj: Resource, allNamespaces: boolean): string[
         age(obj.metadata.creationTimestamp),
       ];
     }
+    case 'Template': {
+      // As `oc get templates`: what it is for, its parameters (how many generated), its objects.
+      const t = obj as { parameters?: { generate?: string }[]; objects?: unknown[] };
+      const params = t.parameters ?? [];
+      const generated = params.filter((p) => p.generate === 'expression').length;
+      const description = (obj.metadata.annotations?.description ?? '').replace(/\s+/g, ' ');
+      return [
+        ...ns,
+        obj.metadata.name,
+        description.length > 50 ? `${description.slice(0, 47)}...` : description,
+        `${params.length} (${generated} generated)`,
+        String((t.objects ?? []).length),
+      ];
+    }
     default:
       return [...ns, obj.metadata.name, age(obj.metadata.creationTimestamp)];
   }
@@ -129,6 +143,8 @@ function headers(info: KindInfo, allNamespaces: boolean): string[] {
       return [...ns, 'NAME', 'REVISION', 'DESIRED', 'CURRENT', 'TRIGGERED BY'];
     case 'ReplicationController':
       return [...ns, 'NAME', 'DESIRED', 'CURRENT', 'READY', 'PHASE', 'AGE'];
+    case 'Template':
+      return [...ns, 'NAME', 'DESCRIPTION', 'PARAMETERS', 'OBJECTS'];
     default:
       return [...ns, 'NAME', 'AGE'];
   }

@@ -166,6 +166,9 @@ test('a template stored in the shared openshift project is found from any projec
     metadata: { name: shared, namespace: 'openshift' },
   });
   expect(created.status).toBe(201);
+  const got = await slipway(['get', 'templates', '-n', 'openshift']);
+  expect(got.code).toBe(0);
+  expect(got.stdout).toMatch(new RegExp(`${shared}\\s+3 \\(1 generated\\)\\s+3`));
   const listed = await slipway(['process', shared, '--parameters']);
   expect(listed.code).toBe(0);
   expect(listed.stdout).toMatch(/APP\s+The application name/);
