@@ -230,7 +230,8 @@ async function main(): Promise<void> {
         SLIPWAY_LOG_LEVEL: 'warn',
       },
     );
-    children.push(server, child(['-e', BARE_SERVER], { PORT: String(barePort) }));
+    const bareServer = child(['-e', BARE_SERVER], { PORT: String(barePort) });
+    children.push(server, bareServer);
     await waitFor(
       'slipway server',
       async () => (await fetch(`http://127.0.0.1:${slipwayPort}/readyz`)).ok,
@@ -265,7 +266,10 @@ async function main(): Promise<void> {
     const runs: Record<string, Run[]> = { bare: [], healthz: [], noMatch: [], oneBuild: [], fiveAt100: [] };
     let unrecorded = 0;
     for (let round = 1; round <= ROUNDS; round++) {
-      runs.bare!.push(await load(bareUrl, noMatch));
+      const bareCpu = cpuSeconds(bareServer.pid);
+      const bare = await load(bareUrl, noMatch);
+      bare.cpuMs = ((cpuSeconds(bareServer.pid) - bareCpu) * 1000) / bare.ok;
+      runs.bare!.push(bare);
 
       // Accepted (2xx) deliveries must all be in Redis. Deliveries still in flight when
       // autocannon's clock stops are recorded but not counted as accepted: more
@@ -344,9 +348,9 @@ async function main(): Promise<void> {
       const ratio =
         name === 'bare' || name === 'fiveAt100'
           ? ''
-          : `  (${((m.rps / bare.rps) * 100).toFixed(0)}% of bare)`;
+          : `  (${(m.rps / bare.rps).toFixed(2)}× bare's rate${name === 'healthz' ? '' : `, ${(bare.cpuMs / m.cpuMs).toFixed(2)}× its CPU efficiency`})`;
       console.log(
-        `  ${label.padEnd(40)} ${m.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${m.p50} ms  p99 ${m.p99} ms${name === 'bare' || name === 'healthz' ? '' : `  server CPU ${m.cpuMs.toFixed(2)} ms/delivery`}${ratio}`,
+        `  ${label.padEnd(40)} ${m.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${m.p50} ms  p99 ${m.p99} ms${name === 'healthz' ? '' : `  server CPU ${m.cpuMs.toFixed(2)} ms/delivery`}${ratio}`,
       );
     }
     const failed = Object.entries(runs)

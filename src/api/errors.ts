@@ -40,6 +40,49 @@ export function isRedisConnectionError(err: unknown): boolean {
 
 const REDIS_UNAVAILABLE = 'Redis is not answering; try again once it is back';
 
+/**
+ * The Status object an error is answered with: named errors by their kind, a lost Redis
+ * as 503, anything else as a 500 that says no more than that (the log has the details).
+ * Shared by the error middleware and the webhook endpoints, which answer outside express.
+ */
+export function errorStatus(
+  err: unknown,
+  logger: Logger,
+  options: { redisConnected?: () => boolean } = {},
+): StatusObject {
+  const status = (code: number, reason: string, message: string, details?: StatusObject['details']) =>
+    statusObject({ code, reason, message, details });
+  const e = err as Error & { status?: number; type?: string };
+  if (err instanceof InputError) {
+    const reason = err.code === 400 ? 'BadRequest' : 'Invalid';
+    const causes = err.causes.map((c) => ({
+      field: c.field,
+      message: c.message,
+      reason: 'FieldValueInvalid',
+    }));
+    return status(err.code, reason, err.message, causes.length ? { causes } : undefined);
+  }
+  if (err instanceof NotFoundError) return status(404, 'NotFound', err.message);
+  if (err instanceof AlreadyExistsError) return status(409, 'AlreadyExists', err.message);
+  if (err instanceof ConflictError) return status(409, 'Conflict', err.message);
+  if (err instanceof UnauthorizedError) return status(401, 'Unauthorized', err.message);
+  if (err instanceof ForbiddenError) return status(403, 'Forbidden', err.message);
+  if (err instanceof MethodNotAllowedError) return status(405, 'MethodNotAllowed', err.message);
+  if (err instanceof PayloadTooLargeError) return status(413, 'RequestEntityTooLarge', err.message);
+  if (e.type === 'entity.too.large')
+    return status(413, 'RequestEntityTooLarge', 'the request body is too large');
+  if (err instanceof UnavailableError) return status(503, 'ServiceUnavailable', err.message);
+  // A request that failed because Redis went away mid-way is the same 503, not a bug.
+  if (isRedisConnectionError(err) || (options.redisConnected && !options.redisConnected()))
+    return status(503, 'ServiceUnavailable', REDIS_UNAVAILABLE);
+  if (e.type === 'entity.parse.failed')
+    return status(400, 'BadRequest', `the request body is not valid JSON: ${e.message}`);
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+    return status(e.status, 'BadRequest', e.message);
+  logger.error({ err }, 'unhandled error in request');
+  return status(500, 'InternalError', 'an internal error occurred; the server log has the details');
+}
+
 export function errorMiddleware(
   logger: Logger,
   options: { redisConnected?: () => boolean } = {},
@@ -49,40 +92,7 @@ export function errorMiddleware(
       res.end();
       return;
     }
-    const e = err as Error & { status?: number; type?: string };
-    if (err instanceof InputError) {
-      const reason = err.code === 400 ? 'BadRequest' : 'Invalid';
-      const causes = err.causes.map((c) => ({
-        field: c.field,
-        message: c.message,
-        reason: 'FieldValueInvalid',
-      }));
-      return sendStatus(res, err.code, reason, err.message, causes.length ? { causes } : undefined);
-    }
-    if (err instanceof NotFoundError) return sendStatus(res, 404, 'NotFound', err.message);
-    if (err instanceof AlreadyExistsError) return sendStatus(res, 409, 'AlreadyExists', err.message);
-    if (err instanceof ConflictError) return sendStatus(res, 409, 'Conflict', err.message);
-    if (err instanceof UnauthorizedError) return sendStatus(res, 401, 'Unauthorized', err.message);
-    if (err instanceof ForbiddenError) return sendStatus(res, 403, 'Forbidden', err.message);
-    if (err instanceof MethodNotAllowedError) return sendStatus(res, 405, 'MethodNotAllowed', err.message);
-    if (err instanceof PayloadTooLargeError)
-      return sendStatus(res, 413, 'RequestEntityTooLarge', err.message);
-    if (e.type === 'entity.too.large')
-      return sendStatus(res, 413, 'RequestEntityTooLarge', 'the request body is too large');
-    if (err instanceof UnavailableError) return sendStatus(res, 503, 'ServiceUnavailable', err.message);
-    // A request that failed because Redis went away mid-way is the same 503, not a bug.
-    if (isRedisConnectionError(err) || (options.redisConnected && !options.redisConnected()))
-      return sendStatus(res, 503, 'ServiceUnavailable', REDIS_UNAVAILABLE);
-    if (e.type === 'entity.parse.failed')
-      return sendStatus(res, 400, 'BadRequest', `the request body is not valid JSON: ${e.message}`);
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
-      return sendStatus(res, e.status, 'BadRequest', e.message);
-    logger.error({ err }, 'unhandled error in request');
-    return sendStatus(
-      res,
-      500,
-      'InternalError',
-      'an internal error occurred; the server log has the details',
-    );
+    const status = errorStatus(err, logger, options);
+    res.status(status.code).json(status);
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The one HTTP server: the resource API, build verbs, webhooks, health and metrics.
- * Webhook routes get raw bodies (signatures are verified over the exact bytes); the API
- * takes JSON or YAML.
+ * The webhook endpoints are served in front of express (`serveWebhooksFirst`) with raw
+ * bodies (signatures are verified over the exact bytes); the API takes JSON or YAML.
  */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type Express, type Router } from 'express';
 import type { SlipwayConfig } from '../core/config.js';
 import { UnavailableError } from '../core/errors.js';
@@ -43,7 +44,7 @@ export interface ServerDeps {
    * requests made while it is down get a 503 at once instead of waiting on retries.
    */
   redisConnected?: () => boolean;
-  /** Routers that authenticate themselves (webhooks), mounted with raw bodies before the API. */
+  /** Routers that authenticate themselves, mounted before the API. */
   publicRouters?: Router[];
   /** Further API routers (deployments), mounted behind the bearer token. */
   apiRouters?: Router[];
@@ -129,4 +130,18 @@ export function createApp(deps: ServerDeps): Express {
   );
   app.use(errorMiddleware(deps.logger, deps.redisConnected ? { redisConnected: deps.redisConnected } : {}));
   return app;
+}
+
+/**
+ * The server's request listener: webhook deliveries are served by `webhooks` (plain
+ * node:http, src/api/webhook-routes.ts) before express sees them; everything else goes
+ * to the express app. One port, one server.
+ */
+export function serveWebhooksFirst(
+  webhooks: { handle(req: IncomingMessage, res: ServerResponse): boolean },
+  app: Express,
+): RequestListener {
+  return (req, res) => {
+    if (!webhooks.handle(req, res)) app(req, res);
+  };
 }

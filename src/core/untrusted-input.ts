@@ -48,22 +48,28 @@ function tooDeep(what: string, maxDepth: number): InputError {
 
 /**
  * The deepest `[`/`{` nesting of JSON text, counted without parsing (strings skipped), so
- * that a body of 100,000 brackets is refused before anything builds it.
+ * that a body of 100,000 brackets is refused before anything builds it. A string is
+ * skipped in one jump to its closing quote (the first one preceded by an even number of
+ * backslashes): it is most of a payload's text, and indexOf crosses it far faster than a
+ * loop over its characters.
  */
 export function jsonTextDepth(text: string, stopAbove = Infinity): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
+    if (c === 0x22) {
+      let end = i;
+      for (;;) {
+        end = text.indexOf('"', end + 1);
+        if (end < 0) return max; // unterminated: the rest is inside the string
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+      i = end;
+    } else if (c === 0x5b || c === 0x7b) {
       depth++;
       if (depth > max) {
         max = depth;
@@ -126,7 +132,10 @@ export function parseJsonText(text: string, options: ParseLimits & { what?: stri
   } catch (err) {
     throw new InputError(`${what} is not valid JSON: ${(err as Error).message}`, { code: 400, cause: err });
   }
-  checkValueShape(value, { what, maxDepth });
+  // JSON.parse makes no cycles nor foreign prototypes, and the text's depth is checked:
+  // only a "__proto__" key is left to find, and a text that spells none, literally or
+  // through a \u escape, has none. Webhook payloads are that, and skip the walk.
+  if (text.includes('__proto__') || text.includes('\\u')) checkValueShape(value, { what, maxDepth });
   return value;
 }
 

@@ -56,12 +56,17 @@ return 1
 
 type ScriptFn = (...args: (string | number)[]) => Promise<number>;
 
+/** Repositories whose set keys lookup remembers (a few MB at most). */
+const SET_KEYS_CACHED = 10_000;
+const MAX_CACHED_KEY_CHARS = 2048;
+
 /** How many changes one pipeline round trip carries during a rebuild. */
 const REBUILD_BATCH = 500;
 
 export class RedisBuildConfigIndex implements BuildConfigIndex {
   private readonly entriesKey: string;
   private readonly repoPrefix: string;
+  private readonly setKeys = new Map<string, string[]>();
 
   constructor(
     private readonly redis: Redis,
@@ -80,8 +85,27 @@ export class RedisBuildConfigIndex implements BuildConfigIndex {
     return fn.bind(target);
   }
 
+  /**
+   * The Redis keys of a push's repository URLs. Normalising them (git-uri.ts parses each
+   * with WHATWG URL) cost as much as the rest of a lookup, and an org's pushes name the
+   * same repositories again and again: remembered, up to a bound.
+   */
+  private setKeysOf(repoUrls: readonly string[]): string[] {
+    const cacheKey = JSON.stringify(repoUrls);
+    let keys = this.setKeys.get(cacheKey);
+    if (keys === undefined) {
+      keys = repositoryKeys(repoUrls).map((r) => this.repoPrefix + r);
+      // Payloads are hostile: a URL longer than any real one is normalised every time.
+      if (cacheKey.length <= MAX_CACHED_KEY_CHARS) {
+        if (this.setKeys.size >= SET_KEYS_CACHED) this.setKeys.clear();
+        this.setKeys.set(cacheKey, keys);
+      }
+    }
+    return keys;
+  }
+
   async lookup(repoUrls: readonly string[]): Promise<ObjectKey[]> {
-    const keys = repositoryKeys(repoUrls).map((r) => this.repoPrefix + r);
+    const keys = this.setKeysOf(repoUrls);
     if (keys.length === 0) return [];
     const members =
       keys.length === 1 ? await this.redis.smembers(keys[0]!) : await this.redis.sunion(...keys);

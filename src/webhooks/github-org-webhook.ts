@@ -1,9 +1,10 @@
 /**
  * `POST /webhooks/github`: one endpoint for a whole GitHub organisation or GitHub App.
- * Every delivery is signed with one configured secret; the signature is verified with
- * @octokit/webhooks before the body is parsed. A `push` becomes a PushEvent for the
- * caller to route (triggers/push-router.ts); `ping` is answered 200; every other event
- * is acknowledged with 202 and ignored, so GitHub does not mark the hook as failing.
+ * Every delivery is signed with one configured secret; the signature (HMAC-SHA256 of the
+ * raw bytes, src/webhooks/signatures.ts) is verified before the body is parsed. A `push`
+ * becomes a PushEvent for the caller to route (triggers/push-router.ts); `ping` is
+ * answered 200; every other event is acknowledged with 202 and ignored, so GitHub does
+ * not mark the hook as failing.
  */
 import type { PushEvent } from '../triggers/types.js';
 import { parseGitHubPush } from './github-payload.js';

@@ -34,11 +34,13 @@ export type ReplyReason =
   | 'Unauthorized'
   | 'NotFound'
   | 'MethodNotAllowed'
-  | 'RequestEntityTooLarge';
+  | 'RequestEntityTooLarge'
+  | 'UnsupportedMediaType'
+  | 'ServiceUnavailable';
 
 /** A deliberate HTTP answer: the caller sends `status` with `message` (see toStatusObject). */
 export interface WebhookReply {
-  status: 200 | 202 | 400 | 401 | 404 | 405 | 413;
+  status: 200 | 202 | 400 | 401 | 404 | 405 | 413 | 415 | 503;
   reason: ReplyReason;
   message: string;
 }
@@ -52,6 +54,8 @@ export function reply(status: WebhookReply['status'], message: string): WebhookR
     404: 'NotFound',
     405: 'MethodNotAllowed',
     413: 'RequestEntityTooLarge',
+    415: 'UnsupportedMediaType',
+    503: 'ServiceUnavailable',
   };
   return { status, reason: reason[status], message };
 }
