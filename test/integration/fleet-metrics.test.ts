@@ -8,6 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { RedisFleetMetrics } from '../../src/store/fleet-metrics.js';
 import { startSlipwayProcess, startWorkerProcess, type SlipwayProcess } from '../faults/processes.js';
 import { BC_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 import { BASE_IMAGE, freePort, startGitDaemon, waitFor, type GitServer } from '../support/stack.js';
@@ -137,3 +139,34 @@ async function buildAndScrape(): Promise<void> {
   expect(sample(await metrics(front), 'slipway_queue_jobs{queue="builds",state="waiting"}')).toBe(1);
   expect(sample(await metrics(other), 'slipway_queue_jobs{queue="rollouts-docker",state="waiting"}')).toBe(0);
 }
+
+test('increments are added up before they are written, and dropped rather than queued while Redis is away', async () => {
+  const redis = new Redis(s.redis.url, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined); // the disconnect below
+  const store = new RedisFleetMetrics(redis, `t-${randomUUID().slice(0, 8)}`, { flushMs: 1000 });
+  try {
+    await redis.ping();
+    const sent: string[] = [];
+    const exec = redis.pipeline.bind(redis);
+    redis.pipeline = ((...args: Parameters<typeof exec>) => {
+      sent.push('pipeline');
+      return exec(...args);
+    }) as typeof redis.pipeline;
+    for (let i = 0; i < 500; i++) {
+      store.add([{ metric: 'm', field: '["a"]', by: 1 }]);
+      store.add([{ metric: 'm', field: '["a"] sum', by: 0.5, float: true }]);
+    }
+    await store.flush();
+    expect(sent).toEqual(['pipeline']);
+    expect(await store.read('m')).toEqual({ '["a"]': '500', '["a"] sum': '250' });
+
+    redis.disconnect();
+    store.add([{ metric: 'm', field: '["a"]', by: 7 }]);
+    await expect(store.flush()).resolves.toBeUndefined();
+    await redis.connect();
+    await store.close();
+    expect(await store.read('m')).toEqual({ '["a"]': '500', '["a"] sum': '250' });
+  } finally {
+    redis.disconnect();
+  }
+});
