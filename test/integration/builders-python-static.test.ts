@@ -289,6 +289,18 @@ test('a Python app builds from openshift/python:<version> with its packages from
       await app.stop();
     }
   }
+  // A named file that is missing, or a value that would be read as an option, stops
+  // the run script with a message instead of falling through to gunicorn.
+  const missing = await runOnce(image, ['/bin/sh', '-c', 'APP_FILE=missing.py exec /usr/libexec/s2i/run']);
+  expect([missing.code, missing.output]).toEqual([
+    1,
+    expect.stringContaining('error: APP_FILE=missing.py: no such file'),
+  ]);
+  const option = await runOnce(image, ['/bin/sh', '-c', 'APP_MODULE=--reload exec /usr/libexec/s2i/run']);
+  expect([option.code, option.output]).toEqual([
+    1,
+    expect.stringContaining('APP_MODULE=--reload starts with "-"'),
+  ]);
 });
 
 describe('static builder', () => {
