@@ -9,12 +9,16 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import type { Resource } from '../../src/core/resource.js';
+import { startDeployments, type DeploymentsHandle } from '../../src/runtime.js';
 import { RedisFleetMetrics } from '../../src/store/fleet-metrics.js';
+import { removeNamespaceReplicas } from '../support/deploy.js';
 import { startSlipwayProcess, startWorkerProcess, type SlipwayProcess } from '../faults/processes.js';
 import { BC_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 import { BASE_IMAGE, freePort, startGitDaemon, waitFor, type GitServer } from '../support/stack.js';
 
 let s: TestSlipway;
+let deployments: DeploymentsHandle | undefined;
 let git: GitServer;
 const processes: SlipwayProcess[] = [];
 const ns = `metrics-${randomUUID().slice(0, 8)}`;
@@ -74,7 +78,10 @@ async function createBuildConfig(name: string): Promise<void> {
 
 beforeAll(async () => {
   expect(existsSync('dist/cli/main.js')).toBe(true); // npm run build first
-  [s, git] = await Promise.all([startSlipway({ workers: 0 }), startGitDaemon()]);
+  [s, git] = await Promise.all([
+    startSlipway({ workers: 0, config: { routerListen: '127.0.0.1:0' } }),
+    startGitDaemon(),
+  ]);
   env = {
     SLIPWAY_REDIS_URL: s.redis.url,
     SLIPWAY_REGISTRY: s.registry.host,
@@ -84,6 +91,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await deployments?.close();
+  if (s) await removeNamespaceReplicas(s.rt.docker, ns);
   for (const p of processes) p.kill('SIGKILL');
   await Promise.all(processes.map((p) => p.exited()));
   await Promise.all([s?.stop(), git?.stop()]);
@@ -170,3 +179,42 @@ test('increments are added up before they are written, and dropped rather than q
     redis.disconnect();
   }
 });
+
+test('a rollout that completes is counted by result and strategy', async () => {
+  deployments = await startDeployments(s.rt, { apiUrl: s.http.url, resyncMs: 2000 });
+  const name = 'web';
+  await s.apiJson('POST', `/apis/apps.openshift.io/v1/namespaces/${ns}/deploymentconfigs`, {
+    apiVersion: 'apps.openshift.io/v1',
+    kind: 'DeploymentConfig',
+    metadata: { name, namespace: ns },
+    spec: {
+      replicas: 1,
+      selector: { app: name },
+      strategy: { type: 'Recreate' },
+      triggers: [{ type: 'ConfigChange' }],
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'main', image: BASE_IMAGE, command: ['sleep', '3600'] }] },
+      },
+    },
+  });
+  const phase = async (): Promise<string | undefined> => {
+    const res = await s.api('GET', `/api/v1/namespaces/${ns}/replicationcontrollers/${name}-1`);
+    if (!res.ok) return undefined;
+    return ((await res.json()) as Resource).metadata.annotations?.['openshift.io/deployment.phase'];
+  };
+  await waitFor(
+    'revision 1 to end',
+    async () => ['Complete', 'Failed'].includes((await phase()) ?? ''),
+    90000,
+    300,
+  );
+  expect(await phase()).toBe('Complete');
+  const text = await waitForSample(
+    { url: s.http.url },
+    'slipway_rollouts_finished_total{result="Complete",strategy="Recreate"}',
+    1,
+  );
+  expect(text).not.toContain('slipway_rollouts_finished_total{result="Failed"');
+  expect(sample(text, 'slipway_queue_wait_seconds_count{queue="rollouts-docker"}')).toBe(1);
+}, 180000);
