@@ -572,6 +572,8 @@ async function execute(
     }
   }
   const avoid = avoidanceFor(ctx, build, spec, output, masked, signal);
+  // The spec as the BuildConfig made it: the steps below resolve and rewrite parts of `spec`.
+  const inputsSpec = structuredClone(spec);
   // Read before this build pushes: the output it would build on.
   const incremental = spec.strategy.type === 'Source' && spec.strategy.sourceStrategy?.incremental === true;
   const previousDigest = avoid && incremental ? await previousOutputDigest(ctx, avoid) : '';
@@ -619,7 +621,7 @@ async function execute(
       // A ref resolved with `git ls-remote` costs one round trip; a clone can cost minutes.
       const early = await inputsBeforeFetch(
         ctx,
-        spec,
+        inputsSpec,
         gitOptions && (() => resolveGitCommit(gitOptions)),
         previousDigest,
       );
@@ -713,7 +715,7 @@ async function execute(
     const runtimeId = await runtimeImageId(ctx, spec);
     if (runtimeId === undefined) return undefined;
     return fingerprintOf(avoid, {
-      spec,
+      spec: inputsSpec,
       commit: source.commit ?? '',
       fromId,
       runtimeImageId: runtimeId ?? undefined,
