@@ -8,11 +8,8 @@ const ENDED = ['Complete', 'Failed', 'Error', 'Cancelled'];
 /** Prints the log as it happens; answers the Build once it has ended (or after ~10 s more). */
 export async function followBuildLog(c: SlipwayClient, namespace: string, name: string): Promise<Resource> {
   const res = await c.request('GET', `${resourcePath(BUILD, namespace, name)}/log?follow=true`);
-  if (res.body) {
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
-      process.stdout.write(decoder.decode(chunk, { stream: true }));
-  }
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body) process.stdout.write(decoder.decode(chunk, { stream: true }));
   // The log closes when the build ends; its phase decides the exit code.
   for (let i = 0; i < 50; i++) {
     const build = await c.json('GET', resourcePath(BUILD, namespace, name));
