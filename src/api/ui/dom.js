@@ -51,8 +51,19 @@ export const field = (name, label, ...value) =>
     el('span', { className: 'value' }, ...value),
   );
 
-/** A table whose rows are arrays of cells (nodes or strings), inside a scroller for narrow screens. */
+/**
+ * A table whose rows are arrays of cells (nodes or strings) or ready `tr` elements. Each
+ * cell carries its column's heading (`data-label`), which a phone shows in place of the
+ * header row.
+ */
 export function table(headings, rows, props = {}) {
+  const trs = rows.map((cells) =>
+    cells instanceof Node ? cells : el('tr', {}, ...cells.map((c) => el('td', {}, c))),
+  );
+  for (const tr of trs)
+    [...tr.children].forEach((td, i) => {
+      if (headings[i]) td.dataset.label = headings[i];
+    });
   return el(
     'div',
     { className: 'scroll' },
@@ -60,13 +71,7 @@ export function table(headings, rows, props = {}) {
       'table',
       props,
       el('thead', {}, el('tr', {}, ...headings.map((h) => el('th', { textContent: h })))),
-      el(
-        'tbody',
-        {},
-        ...rows.map((cells) =>
-          cells instanceof Node ? cells : el('tr', {}, ...cells.map((c) => el('td', {}, c))),
-        ),
-      ),
+      el('tbody', {}, ...trs),
     ),
   );
 }
