@@ -202,9 +202,7 @@ function overviewPage(ns) {
           }),
         ];
       return apps.map((app) => {
-        const built = digestOf(
-          app.build?.status?.output?.to?.imageDigest ? `x@${app.build.status.output.to.imageDigest}` : '',
-        );
+        const built = app.build?.status?.output?.to?.imageDigest;
         const servingImage = revisionImage(app.serving);
         const serving = digestOf(servingImage);
         const latest = app.revisions[0];
