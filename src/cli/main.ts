@@ -236,7 +236,7 @@ program
   .option('--commit <sha>', 'build this commit')
   .option('-e, --env <NAME=VALUE...>', 'environment for the build')
   .option('--build-arg <NAME=VALUE...>', 'Docker build arguments')
-  .option('--no-cache', 'do not use the Docker build cache')
+  .option('--no-cache', "build for real: no earlier build's image reused, no Docker layer cache")
   .option('--from-dir <dir>', 'upload this directory as the source (binary build)')
   .option('--from-file <file>', 'upload this one file as the source (binary build)')
   .option('--from-archive <file>', 'upload this tar or tar.gz archive as the source (binary build)')
