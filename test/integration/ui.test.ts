@@ -352,6 +352,41 @@ test('a push travels live on the dashboard from commit to the Route serving it, 
     expect(await page.evaluate(() => (globalThis as any).navigator.clipboard.readText())).toBe(hookUrl);
     await screenshot(page, 'buildconfig');
 
+    // Cancel: a rollout whose replica never becomes ready is stopped from its page.
+    await s.apiJson('POST', DC(), {
+      apiVersion: 'apps.openshift.io/v1',
+      kind: 'DeploymentConfig',
+      metadata: { name: 'stuck' },
+      spec: {
+        replicas: 1,
+        selector: { app: 'stuck' },
+        strategy: { type: 'Rolling', rollingParams: { timeoutSeconds: 300 } },
+        template: {
+          metadata: { labels: { app: 'stuck' } },
+          spec: {
+            containers: [
+              {
+                name: 'web',
+                image: stream.status.tags[0].items[0].dockerImageReference,
+                env: [{ name: 'NEVER_READY', value: '1' }],
+                ports: [{ name: 'http', containerPort: 8080 }],
+                readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
+              },
+            ],
+          },
+        },
+      },
+    });
+    await page.click('nav a:nth-child(1)');
+    await page.click('[data-app="stuck"] h3 > a');
+    await page.waitForSelector('#cancel:not([disabled])', { timeout: 60_000 });
+    await page.click('#cancel');
+    await waitForText(page, '#notice', 'Cancel: cancelling');
+    await page.waitForSelector('#revisions tr[data-revision="stuck-1"] .phase-Failed', { timeout: 60_000 });
+    await page.waitForSelector('#cancel[disabled]');
+    await waitForText(page, '#rollout-log', 'cancel');
+    await screenshot(page, 'deploymentconfig-cancelled');
+
     expect(await page.evaluate(() => (globalThis as any).window.__sameDocument)).toBe(true);
     expect(errors).toEqual([]);
     // The token travelled in headers only.
