@@ -13,12 +13,19 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import type { BuildSpec } from '../../src/core/build-types.js';
 import type { BuilderInput } from '../../src/builders/types.js';
+import { DependencyNamespaceLabel, DependencyRepository } from '../../src/builders/sti/dependency-layer.js';
 
 const run = promisify(execFile);
 export const docker = new Docker();
 export const BASE_IMAGE = process.env.SLIPWAY_BASE_IMAGE ?? 'slipway/debian:bookworm';
 /** The host's CA bundle: the only one npm's registry certificate chains to from here. */
 export const HOST_CA = '/etc/ssl/certs/ca-certificates.crt';
+
+/**
+ * The namespace of this run's builds: its own, so that the dependency layers it makes
+ * and removes are never another run's.
+ */
+export const TEST_NAMESPACE = `sti-test-${randomUUID().slice(0, 8)}`;
 
 export type FileSpec = string | { content: string; mode: number };
 
@@ -109,7 +116,7 @@ export function input(o: InputOverrides): TestInput {
   } as BuildSpec;
   return {
     docker,
-    buildRef: { namespace: 'sti-test', name: o.buildName ?? `app-${randomUUID().slice(0, 8)}` },
+    buildRef: { namespace: TEST_NAMESPACE, name: o.buildName ?? `app-${randomUUID().slice(0, 8)}` },
     spec,
     sourceDir: o.sourceDir,
     contextDir: o.contextDir ?? o.sourceDir,
@@ -236,10 +243,29 @@ export async function imageExists(ref: string): Promise<boolean> {
 /** Containers whose name starts with the build's prefix: leftovers of a build. */
 export async function buildContainers(buildName: string): Promise<string[]> {
   const list = await docker.listContainers({ all: true });
-  return list.flatMap((c) => c.Names).filter((n) => n.includes(`slipway-s2i-sti-test-${buildName}-`));
+  return list
+    .flatMap((c) => c.Names)
+    .filter((n) => n.includes(`slipway-s2i-${TEST_NAMESPACE}-${buildName}-`));
+}
+
+/** Dependency-layer images (src/builders/sti/dependency-layer.ts) the builds of `namespace` left on the engine. */
+export async function removeDependencyImages(namespace: string): Promise<void> {
+  const list = await docker.listImages({
+    filters: JSON.stringify({ label: [`${DependencyNamespaceLabel}=${namespace}`] }),
+  });
+  for (const image of list) {
+    for (const ref of image.RepoTags ?? []) {
+      if (ref.startsWith(`${DependencyRepository}:`))
+        await docker
+          .getImage(ref)
+          .remove()
+          .catch(() => undefined);
+    }
+  }
 }
 
 export async function cleanup(): Promise<void> {
+  await removeDependencyImages(TEST_NAMESPACE);
   for (const ref of images) {
     await docker
       .getImage(ref)

@@ -18,6 +18,7 @@ import { runUsage, sourceBuilder } from '../../src/builders/sti/index.js';
 import {
   BASE_IMAGE,
   HOST_CA,
+  TEST_NAMESPACE,
   buildContainers,
   buildImage,
   cleanup,
@@ -126,7 +127,9 @@ describe('nodejs builder (slipway/s2i-nodejs)', () => {
   });
 
   it('builds an app with an npm dependency (npm ci through the trusted CA) and runs it answering HTTP', async () => {
-    expect(first.lines).toContain('Incremental build without a previous image: clean build');
+    expect(first.lines).toContain(
+      'Incremental build: no dependency layer for these dependency files and environment yet',
+    );
     expect(first.lines.some((l) => l.includes('Installing dependencies with npm ci'))).toBe(true);
     const res = await app!.get('/');
     expect(res.status).toBe(200);
@@ -141,7 +144,10 @@ describe('nodejs builder (slipway/s2i-nodejs)', () => {
     expect(body.shared).toBe('from the BuildConfig');
     const config = await imageConfig(firstImage);
     expect(config.Env).toEqual(
-      expect.arrayContaining(['GREETING=hello from .s2i/environment', `OPENSHIFT_BUILD_NAMESPACE=sti-test`]),
+      expect.arrayContaining([
+        'GREETING=hello from .s2i/environment',
+        `OPENSHIFT_BUILD_NAMESPACE=${TEST_NAMESPACE}`,
+      ]),
     );
   });
 
@@ -167,36 +173,123 @@ describe('nodejs builder (slipway/s2i-nodejs)', () => {
     });
   });
 
-  it('incremental rebuild (s2i: save-artifacts output lands in DEST/artifacts before assemble) reuses node_modules', async () => {
+  it('incremental rebuild after a one-line change reuses the dependency layer: no npm, only the last layer is new, the image runs the change', async () => {
     writeFileSync(join(dir, 'server.js'), nodeApp('v2')['server.js'] as string);
     const second = input({
       fromImage: 'slipway/s2i-nodejs:latest',
       sourceDir: dir,
       trustedCA: HOST_CA,
       previousImage: firstImage,
-      sourceStrategy: { incremental: true },
+      // The same BuildConfig: the environment is part of the dependency layer's key.
+      sourceStrategy: { env: [{ name: 'SHARED', value: 'from the BuildConfig' }], incremental: true },
     });
     const { imageId } = await sourceBuilder(second);
-    expect(second.lines).toContain('---> Restored node_modules from artifacts');
-    expect(
-      second.lines.some((l) =>
-        l.includes('package-lock.json is unchanged since the previous build: skipping npm install'),
-      ),
-    ).toBe(true);
-    expect(second.lines.some((l) => l.includes('npm ci') || l.includes('npm install ('))).toBe(false);
-    // The stamp npm's install wrote in the first build travelled with node_modules.
+    expect(second.lines.some((l) => /^Incremental build: reusing the dependency layer /.test(l))).toBe(true);
+    expect(second.lines).toContain(
+      '---> Dependencies are in place from the dependency layer: skipping npm install',
+    );
+    expect(second.lines.some((l) => l.includes('Installing dependencies with npm'))).toBe(false);
+    // Every layer but the application's is the first build's: commit and push move only that one.
+    const layers = async (img: string) => (await docker.getImage(img).inspect()).RootFS.Layers ?? [];
+    const [before, after] = [await layers(firstImage), await layers(imageId)];
+    expect(after.slice(0, -1)).toEqual(before.slice(0, -1));
+    expect(after.at(-1)).not.toBe(before.at(-1));
+    // node_modules is the one the first build installed.
     const stamp = (img: string) =>
       runOnce(img, ['cat', 'node_modules/.slipway-s2i-stamp'], { entrypoint: [] });
-    const before = await stamp(firstImage);
-    const after = await stamp(imageId);
-    expect(after.output).toBe(before.output);
-    expect(after.output).toContain(`build sti-test/${first.buildRef.name}`);
+    expect((await stamp(imageId)).output).toBe((await stamp(firstImage)).output);
+    expect((await stamp(imageId)).output).toContain(`build ${TEST_NAMESPACE}/${first.buildRef.name}`);
 
     const v2 = await serve(imageId);
     try {
       expect(JSON.parse((await v2.get('/')).body)).toMatchObject({ version: 'v2', twoDays: 172800000 });
     } finally {
       await v2.stop();
+    }
+  });
+
+  it("s2i's own contract still holds on this image: an assemble from .s2i/bin gets save-artifacts' node_modules in DEST/artifacts, and the image's assemble skips npm", async () => {
+    // A repository assemble that wraps the image's: Slipway's dependency layer is the
+    // image's own arrangement and is not used; incremental artifacts are.
+    const wrapped = sourceTree({
+      ...nodeApp('v3'),
+      '.s2i/bin/assemble': script(
+        '#!/bin/bash\necho "artifacts has: $(ls /tmp/artifacts)"\nexec /usr/libexec/s2i/assemble\n',
+      ),
+    });
+    const build = input({
+      fromImage: 'slipway/s2i-nodejs:latest',
+      sourceDir: wrapped,
+      trustedCA: HOST_CA,
+      previousImage: firstImage,
+      sourceStrategy: { incremental: true },
+    });
+    const { imageId } = await sourceBuilder(build);
+    expect(build.lines.some((l) => l.includes('dependency layer'))).toBe(false);
+    expect(build.lines).toContain('artifacts has: node_modules');
+    expect(build.lines).toContain('---> Restored node_modules from artifacts');
+    expect(build.lines).toContain(
+      '---> package-lock.json is unchanged since the previous build: skipping npm install',
+    );
+    const v3 = await serve(imageId);
+    try {
+      expect(JSON.parse((await v3.get('/')).body)).toMatchObject({ version: 'v3', twoDays: 172800000 });
+    } finally {
+      await v3.stop();
+    }
+  });
+
+  it('an Express app whose package-lock.json is out of sync builds with npm install; npm run build has the dev dependencies, which are then pruned; NPM_RUN names the script the image starts', async () => {
+    const lock = JSON.parse(nodeApp('x')['package-lock.json'] as string);
+    const app = sourceTree({
+      'package.json': JSON.stringify({
+        name: 'sti-express-app',
+        version: '1.0.0',
+        private: true,
+        scripts: { build: 'node build.js', serve: 'node server.js' },
+        dependencies: { express: '4.21.2' },
+        // Not one of the modules Debian's nodejs finds in /usr/share/nodejs.
+        devDependencies: { 'left-pad': '1.3.0' },
+      }),
+      // The lockfile of another dependency set: npm ci refuses it.
+      'package-lock.json': JSON.stringify(lock, null, 2),
+      'build.js':
+        "require('fs').writeFileSync('built.json', JSON.stringify({ built: require('left-pad')('5', 3, '0') }));\n",
+      'server.js': [
+        "const express = require('express');",
+        'let devDependency = true;',
+        "try { require('left-pad'); } catch { devDependency = false; }",
+        'express()',
+        "  .get('/', (req, res) => res.json({ ...require('./built.json'), devDependency,",
+        '    script: process.env.npm_lifecycle_event, nodeEnv: process.env.NODE_ENV }))',
+        '  .listen(process.env.PORT || 8080);',
+        '',
+      ].join('\n'),
+    });
+    const build = input({
+      fromImage: 'slipway/s2i-nodejs:latest',
+      sourceDir: app,
+      trustedCA: HOST_CA,
+      sourceStrategy: { env: [{ name: 'NPM_RUN', value: 'serve' }] },
+    });
+    const { imageId } = await sourceBuilder(build);
+    expect(build.lines).toContain(
+      '---> package-lock.json is out of sync with package.json: installing with npm install instead',
+    );
+    expect(build.lines).toContain('---> Building the application (npm run build) ...');
+    expect(build.lines).toContain('---> Pruning the development dependencies');
+    const running = await serve(imageId);
+    try {
+      const res = await running.get('/');
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body)).toEqual({
+        built: '005',
+        devDependency: false,
+        script: 'serve',
+        nodeEnv: 'production',
+      });
+    } finally {
+      await running.stop();
     }
   });
 
@@ -220,7 +313,7 @@ describe('nodejs builder (slipway/s2i-nodejs)', () => {
   it("usage prints the builder image's usage script", async () => {
     const text = await runUsage({ docker, image: 'slipway/s2i-nodejs:latest' });
     expect(text).toContain('Slipway Node.js builder');
-    expect(text).toContain('NPM_MIRROR');
+    for (const name of ['NPM_MIRROR', 'NPM_RUN', 'DEV_MODE', 'NODE_ENV']) expect(text).toContain(name);
   });
 });
 
