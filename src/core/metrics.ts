@@ -44,6 +44,12 @@ export interface FleetMetricsStore {
   add(increments: readonly FleetIncrement[]): void;
   /** Every field of one metric's hash, as stored. */
   read(metric: string): Promise<Record<string, string>>;
+  /**
+   * Whether reads can be answered now, told without a round trip. While false, a scrape
+   * leaves the fleet series out (and says so in `slipway_fleet_metrics_up`) instead of
+   * waiting on a Redis that is not there.
+   */
+  available?(): boolean;
 }
 
 export interface FleetMetricDef<L extends string = string> {
@@ -288,6 +294,12 @@ export const QUEUE_JOBS = {
   labelNames: ['queue', 'state'] as const,
 };
 
+/** 1 when the fleet series could be read at this scrape, 0 when they are left out (Redis down). */
+export const FLEET_METRICS_UP = {
+  name: 'slipway_fleet_metrics_up',
+  help: 'Whether this scrape could read the fleet metrics from Redis (0: they are left out)',
+};
+
 /** The job states `slipway_queue_jobs` reports. */
 export const QUEUE_JOB_STATES = ['waiting', 'prioritized', 'delayed', 'active'] as const;
 
@@ -378,20 +390,30 @@ export function registerFleetMetrics(registry: Registry, sources: () => FleetMet
     // prom-client's Registry formats any object with name, type and get(); its types only
     // name its own classes, which cannot be filled from stored bucket counts.
     registry.registerMetric(m as unknown as Metric);
+  const up = (): boolean => sources().store.available?.() !== false;
+  register(
+    scraped({ ...FLEET_METRICS_UP, type: 'gauge' }, () =>
+      Promise.resolve([{ labels: {}, value: up() ? 1 : 0 }]),
+    ),
+  );
   for (const def of FLEET_METRICS) {
     register(
       scraped(def, async () => {
+        if (!up()) return [];
         const hash = await sources().store.read(def.name);
         return def.type === 'counter' ? counterSeries(def, hash) : histogramSeries(def, hash);
       }),
     );
   }
   register(
-    scraped({ ...QUEUE_JOBS, type: 'gauge' }, async () =>
-      (await (sources().queueJobs?.() ?? Promise.resolve([]))).flatMap(({ queue, counts }) =>
+    scraped({ ...QUEUE_JOBS, type: 'gauge' }, async () => {
+      // The queues live in the same Redis; BullMQ's connections would wait for it forever.
+      const queueJobs = sources().queueJobs;
+      if (!queueJobs || !up()) return [];
+      return (await queueJobs()).flatMap(({ queue, counts }) =>
         QUEUE_JOB_STATES.map((state) => ({ labels: { queue, state }, value: counts[state] ?? 0 })),
-      ),
-    ),
+      );
+    }),
   );
 }
 

@@ -89,6 +89,10 @@ export class RedisFleetMetrics implements FleetMetricsStore {
     return this.redis.hgetall(this.key(metric));
   }
 
+  available(): boolean {
+    return this.redis.status === 'ready';
+  }
+
   /** Writes what is pending and waits for writes in flight: call before closing Redis. */
   async close(): Promise<void> {
     await this.flush();

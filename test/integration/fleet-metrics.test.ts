@@ -9,6 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { registerFleetMetrics } from '../../src/core/metrics.js';
 import type { Resource } from '../../src/core/resource.js';
 import { startDeployments, type DeploymentsHandle } from '../../src/runtime.js';
 import { RedisFleetMetrics } from '../../src/store/fleet-metrics.js';
@@ -149,7 +151,7 @@ async function buildAndScrape(): Promise<void> {
   expect(sample(await metrics(other), 'slipway_queue_jobs{queue="rollouts-docker",state="waiting"}')).toBe(0);
 }
 
-test('increments are added up before they are written, and dropped rather than queued while Redis is away', async () => {
+test('increments are added up before they are written, and dropped rather than queued (or waited for by a scrape) while Redis is away', async () => {
   const redis = new Redis(s.redis.url, { maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // the disconnect below
   const store = new RedisFleetMetrics(redis, `t-${randomUUID().slice(0, 8)}`, { flushMs: 1000 });
@@ -172,6 +174,10 @@ test('increments are added up before they are written, and dropped rather than q
     redis.disconnect();
     store.add([{ metric: 'm', field: '["a"]', by: 7 }]);
     await expect(store.flush()).resolves.toBeUndefined();
+    // A scrape meanwhile answers without waiting for Redis, and says the fleet is left out.
+    const registry = new Registry();
+    registerFleetMetrics(registry, () => ({ store }));
+    expect(await registry.metrics()).toContain('slipway_fleet_metrics_up 0');
     await redis.connect();
     await store.close();
     expect(await store.read('m')).toEqual({ '["a"]': '500', '["a"] sum': '250' });

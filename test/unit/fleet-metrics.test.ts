@@ -170,6 +170,33 @@ describe('what a build records when it ends', () => {
   });
 });
 
+describe('a store that cannot be read now', () => {
+  it('leaves the fleet series out, without reading, and says so', async () => {
+    const store = new MemoryFleetMetrics();
+    store.add([{ metric: 'slipway_builds_finished_total', field: '["Complete","","Docker"]', by: 1 }]);
+    let reads = 0;
+    let queueReads = 0;
+    const down = {
+      add: (incs: readonly FleetIncrement[]) => store.add(incs),
+      read: (metric: string) => (reads++, store.read(metric)),
+      available: () => false,
+    };
+    const registry = new Registry();
+    registerFleetMetrics(registry, () => ({
+      store: down,
+      queueJobs: async () => (queueReads++, []),
+    }));
+    const text = await registry.metrics();
+    expect(text).toContain('slipway_fleet_metrics_up 0');
+    expect(text).not.toMatch(/^slipway_builds_finished_total\{/m);
+    expect({ reads, queueReads }).toEqual({ reads: 0, queueReads: 0 });
+    down.available = () => true;
+    const back = await registry.metrics();
+    expect(back).toContain('slipway_fleet_metrics_up 1');
+    expect(back).toContain('slipway_builds_finished_total{phase="Complete",reason="",strategy="Docker"} 1');
+  });
+});
+
 describe('queue wait', () => {
   const job = (attemptsStarted: number, delay?: number) => ({
     queueName: 'builds',
