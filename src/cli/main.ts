@@ -18,6 +18,11 @@ import { readCredentials } from './credentials.js';
 import { describe, formatResources } from './output.js';
 import { registerProcessCommands } from './process.js';
 import { registerRolloutCommands } from './rollout.js';
+import { registerNewAppCommands } from './new-app.js';
+import { registerExposeCommands } from './expose.js';
+import { registerStatusCommands } from './status.js';
+import { registerScaleCommands } from './scale.js';
+import { registerSetCommands } from './set.js';
 import type { RunGlobals } from './run-commands.js';
 import { DEPLOY_TARGET_WORDS, printDeployTarget, registerDeployTargetCommands } from './deploy-target.js';
 import { slipwayVersion } from './version.js';
@@ -368,6 +373,12 @@ program
 registerRolloutCommands(program, client, ns);
 registerProcessCommands(program, client, ns);
 registerDeployTargetCommands(program, client, ns);
+registerNewAppCommands(program, client, ns);
+registerExposeCommands(program, client, ns);
+registerStatusCommands(program, client, ns);
+registerScaleCommands(program, client, ns);
+// After deploy-target: both add subcommands to `set`.
+registerSetCommands(program, client, ns);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof ApiError ? err.message : `error: ${(err as Error).message}`);
