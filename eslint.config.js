@@ -36,6 +36,7 @@ export default tseslint.config(
           'setTimeout',
           'clearTimeout',
           'setInterval',
+          'clearInterval',
         ].map((name) => [name, 'readonly']),
       ),
     },

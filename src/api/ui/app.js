@@ -50,6 +50,8 @@ function scheduleRender() {
   }, 40);
 }
 
+const RESYNC_MS = 60_000;
+
 function startSession(ns) {
   session?.abort.abort();
   const s = {
@@ -59,7 +61,9 @@ function startSession(ns) {
     info: undefined,
     loaded: false,
     revisionTimers: new Map(),
+    resync: undefined,
   };
+  s.abort.signal.addEventListener('abort', () => clearInterval(s.resync));
   session = s;
   const loadRevisions = async (dcName) => {
     const items = (
@@ -80,7 +84,13 @@ function startSession(ns) {
   };
   void watchNamespace(ns, {
     signal: s.abort.signal,
-    onSync: () => load().catch(showError),
+    onSync: () => {
+      // Pub/sub does not replay what a server's subscription missed while Redis was away:
+      // list again now and then, as informers resync.
+      clearInterval(s.resync);
+      s.resync = setInterval(() => load().catch(showError), RESYNC_MS);
+      return load().catch(showError);
+    },
     onState: (state) => {
       live.className = `live ${state}`;
       live.textContent = state === 'live' ? '● live' : '○ reconnecting';
@@ -634,7 +644,17 @@ function deploymentConfigPage(ns, name) {
                   ? el('span', { className: 'badge serving-badge', textContent: 'serving' })
                   : undefined,
               ),
-              el('td', {}, badge(phase)),
+              el(
+                'td',
+                {},
+                badge(phase),
+                phase === 'Failed'
+                  ? el('span', {
+                      className: 'reason',
+                      textContent: rc.metadata.annotations?.['openshift.io/deployment.status-reason'] ?? '',
+                    })
+                  : undefined,
+              ),
               el('td', { textContent: `${rc.status?.readyReplicas ?? 0}/${rc.spec?.replicas ?? 0}` }),
               el('td', {}, el('code', { textContent: shortDigest(digestOf(image)) || image, title: image })),
               el('td', { textContent: causes }),
