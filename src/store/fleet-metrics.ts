@@ -85,7 +85,9 @@ export class RedisFleetMetrics implements FleetMetricsStore {
     return write;
   }
 
+  /** Includes what this process has added and not yet written: a scrape sees its own server's work at once. */
   async read(metric: string): Promise<Record<string, string>> {
+    await this.flush();
     return this.redis.hgetall(this.key(metric));
   }
 

@@ -181,6 +181,10 @@ test('increments are added up before they are written, and dropped rather than q
     await redis.connect();
     await store.close();
     expect(await store.read('m')).toEqual({ '["a"]': '500', '["a"] sum': '250' });
+
+    // A read includes what this process added a moment ago and has not written yet.
+    store.add([{ metric: 'm', field: '["a"]', by: 2 }]);
+    expect((await store.read('m'))['["a"]']).toBe('502');
   } finally {
     redis.disconnect();
   }
