@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { envVar, objectReference } from './build-types.js';
-import { DNS1123_LABEL } from './resource.js';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './resource.js';
 
 /** A port by number or by the name of a container port (IANA_SVC_NAME). */
 export const portRef = z.union([
@@ -92,7 +92,12 @@ export const volume = z.looseObject({
   emptyDir: z.looseObject({}).optional(),
   hostPath: z.looseObject({ path: z.string().startsWith('/', 'must be an absolute path') }).optional(),
   persistentVolumeClaim: z
-    .looseObject({ claimName: z.string().min(1), readOnly: z.boolean().optional() })
+    .looseObject({
+      claimName: z
+        .string()
+        .regex(DNS1123_SUBDOMAIN, 'must be the name of a PersistentVolumeClaim (a DNS-1123 name)'),
+      readOnly: z.boolean().optional(),
+    })
     .optional(),
 });
 export type Volume = z.infer<typeof volume>;
@@ -105,6 +110,17 @@ export const container = z.looseObject({
   args: z.array(z.string()).optional(),
   workingDir: z.string().optional(),
   env: z.array(envVar).nullable().optional(),
+  /** Secrets whose keys become variables (docs/deployments.md); ConfigMaps are not stored. */
+  envFrom: z
+    .array(
+      z.looseObject({
+        prefix: z.string().optional(),
+        secretRef: z.looseObject({ name: z.string().min(1), optional: z.boolean().optional() }).optional(),
+        configMapRef: z.looseObject({ name: z.string().min(1), optional: z.boolean().optional() }).optional(),
+      }),
+    )
+    .nullable()
+    .optional(),
   ports: z.array(containerPort).nullable().optional(),
   readinessProbe: probe.optional(),
   livenessProbe: probe.optional(),

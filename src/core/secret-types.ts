@@ -28,3 +28,10 @@ export function secretValue(
   const raw = secret.data?.[key];
   return raw === undefined ? undefined : Buffer.from(raw, 'base64').toString('utf8');
 }
+
+/** Every key of a Secret's data as text. */
+export function secretData(secret: { data?: Record<string, string> | null }): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
+}

@@ -40,6 +40,7 @@ import {
   unresolvedContainers,
   withTag,
 } from './deployment-config.js';
+import { startAppsDeploymentController } from './apps-deployments.js';
 import { DEPLOYMENT_CONFIG, refreshConfigStatus, servingRevision } from './rollout.js';
 import { claimNamespace, otherTargetError, targetKind } from './target-guard.js';
 import {
@@ -618,11 +619,23 @@ export async function startDeploymentController(
     deps.logger?.warn({ err: errorMessage(err) }, 'deployment controller: resync failed'),
   );
   const timer = setInterval(() => void resync().catch(() => undefined), deps.resyncMs ?? 30_000);
+  // apps/v1 Deployments roll out as DeploymentConfig views that the loop above acts on.
+  const claims = target.claimVolumes?.();
+  const apps = await startAppsDeploymentController({
+    store,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(claims ? { claims } : {}),
+    ...(deps.resyncMs ? { resyncMs: deps.resyncMs } : {}),
+  });
   return {
-    resync,
+    resync: async () => {
+      await apps.resync();
+      await resync();
+    },
     stop: async () => {
       stopped = true;
       clearInterval(timer);
+      await apps.stop();
       await unwatch();
       await Promise.all([...chains.values()]);
     },

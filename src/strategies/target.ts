@@ -199,8 +199,23 @@ export interface DeployTarget {
    */
   startLocalControllers?(deps: { redis: Redis; prefix: string }): LocalControllers;
 
+  /**
+   * What the target does for PersistentVolumeClaims (the local target: named Docker
+   * volumes). Absent where the platform keeps claims itself.
+   */
+  claimVolumes?(): ClaimVolumes;
+
   /** Releases what the target holds (connections, timers); replicas keep running. */
   close(): Promise<void>;
+}
+
+/** Storage for PersistentVolumeClaims on a target (src/strategies/apps-deployments.ts keeps it in step). */
+export interface ClaimVolumes {
+  ensure(namespace: string, claim: string): Promise<void>;
+  /** Removes the claim's storage; storage still in use is kept and pruned later. */
+  remove(namespace: string, claim: string): Promise<void>;
+  /** Removes storage whose claim is gone (one that was in use when its claim was deleted). */
+  prune(exists: (namespace: string, claim: string) => boolean): Promise<void>;
 }
 
 /** A tag that moved, as a target needs it. */

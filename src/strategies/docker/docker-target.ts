@@ -13,12 +13,14 @@ import type { ServiceSpec } from '../../core/deploy-types.js';
 import { AlreadyExistsError, InputError, NotFoundError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { lookupKind, type Resource } from '../../core/resource.js';
-import { secretValue } from '../../core/secret-types.js';
+import { resolveContainerEnv } from '../../core/pod-env.js';
+import { secretData, secretValue } from '../../core/secret-types.js';
 import type { ResourceStore } from '../../store/resource-store.js';
 import {
   REVISION_ANNOTATIONS,
   REVISION_LABELS,
   revisionVersion,
+  type ClaimVolumes,
   type DeployTarget,
   type PodResult,
   type PodRunSpec,
@@ -37,6 +39,7 @@ import {
 } from './replicas.js';
 import { ReplicaStateStore, selectorMatches, type ReplicaState } from './replica-state.js';
 import { API_HOST_NAME, startApiRelay } from './api-relay.js';
+import { dockerClaimVolumes } from './claims.js';
 
 export const REPLICATION_CONTROLLER = lookupKind('v1', 'ReplicationController')!;
 const SECRET = lookupKind('v1', 'Secret')!;
@@ -305,9 +308,19 @@ export class DockerTarget implements DeployTarget {
     try {
       await this.ensureImage(c.image!, c.imagePullPolicy, signal);
       const network = await this.ensureNetwork(ns);
-      const env = await this.resolveEnv(ns, c.env ?? []);
       const podLabels = rc.spec.template.metadata?.labels ?? {};
       const services = await this.store.list(SERVICE, ns);
+      // Kubernetes' service variables for the Services there are now, envFrom, then env.
+      const env = await resolveContainerEnv({
+        namespace: ns,
+        services,
+        envFrom: c.envFrom ?? [],
+        env: c.env ?? [],
+        readSecret: async (name) => {
+          const secret = await this.store.get(SECRET, ns, name);
+          return secret ? secretData(secret as { data?: Record<string, string> | null }) : undefined;
+        },
+      });
       const aliases = [
         rc.metadata.annotations?.[REVISION_ANNOTATIONS.configName] ?? rc.metadata.name,
         ...services
@@ -487,6 +500,10 @@ export class DockerTarget implements DeployTarget {
 
   async deleteService(): Promise<void> {
     // Nothing is materialised for a Service on the local target: the router stops routing to it by itself.
+  }
+
+  claimVolumes(): ClaimVolumes {
+    return dockerClaimVolumes(this.docker, this.logger);
   }
 
   async close(): Promise<void> {

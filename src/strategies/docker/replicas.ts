@@ -13,6 +13,7 @@ import type {
   VolumeMount,
 } from '../../core/deploy-types.js';
 import { InputError } from '../../core/errors.js';
+import { DNS1123_SUBDOMAIN } from '../../core/resource.js';
 import { containerLimits } from '../../core/quantity.js';
 import { containerPortOf } from './probes.js';
 
@@ -65,6 +66,19 @@ export function publishedPorts(c: Container): { ports: number[]; portNames: Reco
   return { ports: [...ports].sort((a, b) => a - b), portNames };
 }
 
+/**
+ * The Docker volume of PersistentVolumeClaim `claim` in `namespace`. `_` is in neither a
+ * namespace nor a claim name, so two namespaces never share a volume (with `-`,
+ * `a-b`/`c` and `a`/`b-c` would).
+ */
+export function claimVolumeName(namespace: string, claim: string): string {
+  if (!DNS1123_SUBDOMAIN.test(namespace) || !DNS1123_SUBDOMAIN.test(claim))
+    throw new InputError(
+      `persistentVolumeClaim "${claim}": claim and namespace names must be DNS-1123 names`,
+    );
+  return `slipway-pvc-${namespace}_${claim}`;
+}
+
 /** Docker mounts for a container's volumeMounts. */
 export function mountsFor(
   namespace: string,
@@ -80,7 +94,7 @@ export function mountsFor(
       // A claim is a named Docker volume per namespace: it outlives revisions, as a PVC does.
       return {
         Type: 'volume',
-        Source: `slipway-${namespace}-${v.persistentVolumeClaim.claimName}`,
+        Source: claimVolumeName(namespace, v.persistentVolumeClaim.claimName),
         Target: m.mountPath,
         ReadOnly: readOnly || (v.persistentVolumeClaim.readOnly ?? false),
       };
