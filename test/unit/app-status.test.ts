@@ -5,7 +5,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { detectApp } from '../../src/cli/app-detect.js';
 import { newAppResources } from '../../src/cli/new-app-resources.js';
+import { routeFor, serviceName } from '../../src/cli/expose.js';
 import { parseReplicas } from '../../src/cli/scale.js';
+import { routeUrls } from '../../src/cli/server-info.js';
 import {
   applyEnvChanges,
   editBuildTriggers,
@@ -254,6 +256,34 @@ describe('set env, set triggers, scale', () => {
     expect(() => parseReplicas('-1')).toThrow(/not a whole number/);
     expect(() => parseReplicas('2.5')).toThrow(/not a whole number/);
     expect(() => parseReplicas('1000')).toThrow(/more than 100/);
+  });
+});
+
+describe('expose', () => {
+  it('makes a Route to the Service by its first port, and prints the URL (with a curl line when there is no DNS)', () => {
+    const svc = app('web').find((o) => o.kind === 'Service')!;
+    expect(routeFor(svc, {}).spec).toEqual({
+      to: { kind: 'Service', name: 'web', weight: 100 },
+      port: { targetPort: '8080-tcp' },
+    });
+    expect(routeFor(svc, { hostname: 'web.example.com', path: '/api', name: 'api' })).toMatchObject({
+      metadata: { name: 'api', labels: { app: 'web' } },
+      spec: { host: 'web.example.com', path: '/api' },
+    });
+    expect(serviceName('svc/web')).toBe('web');
+    expect(() => serviceName('dc/web')).toThrow(/is not svc\/NAME/);
+    expect(() => serviceName('svc/Web')).toThrow(/not a valid Service name/);
+    expect(
+      routeUrls({ host: 'web-ns.localhost', routerPort: 8081, serverUrl: 'http://127.0.0.1:8080' }),
+    ).toEqual({
+      url: 'http://web-ns.localhost:8081/',
+    });
+    expect(routeUrls({ host: 'web.example.com', routerPort: 80, serverUrl: 'http://10.0.0.5:8080' })).toEqual(
+      {
+        url: 'http://web.example.com/',
+        curl: "curl -H 'Host: web.example.com' http://10.0.0.5/",
+      },
+    );
   });
 });
 
