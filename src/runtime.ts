@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { generateToken, TokenStore } from './api/auth.js';
+import { AccessStore } from './store/access.js';
 import { deploymentRouter } from './api/deployments.js';
 import { deployTargetRouter } from './api/deploy-targets.js';
 import { createApp, serveWebhooksFirst } from './api/server.js';
@@ -291,6 +292,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     binaries: rt.binaries,
     queue: rt.queue,
     tokens: rt.tokens,
+    access: new AccessStore(rt.redis, rt.store, rt.prefix),
     logger: rt.logger,
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
     notReady: () => redisNotReady(rt.redis),

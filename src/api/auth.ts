@@ -1,12 +1,16 @@
 /**
  * Bearer-token authentication for the API. Tokens are kept as SHA-256 hashes in Redis
  * (so every server sharing a Redis knows the tokens `slipway up` made) plus the one in
- * SLIPWAY_ADMIN_TOKEN; comparison is of hashes, in constant time.
+ * SLIPWAY_ADMIN_TOKEN; comparison is of hashes, in constant time. A token's scope says
+ * whose it is: `admin` (the cluster admin), `user:{name}` (checked against the user's
+ * roles in each project), `deployer:{ns}/{dc}` (a Custom strategy's deployer).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
+import type { ProjectRole } from '../core/roles.js';
+import { authorizeUser, requestAttributes } from './authorization.js';
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -195,18 +199,63 @@ export function scopeAllows(scope: string, method: string, path: string): boolea
   return revision.test(path) && (read || (method === 'PUT' && path.endsWith('/scale')));
 }
 
-export function requireToken(tokens: TokenStore): RequestHandler {
+/** The user a `user:{name}` scope (a token issued to a user) stands for; undefined for other scopes. */
+export function userOfScope(scope: unknown): string | undefined {
+  if (typeof scope !== 'string' || !scope.startsWith('user:')) return undefined;
+  return scope.slice('user:'.length) || undefined;
+}
+
+/** Where a user's role in a project comes from (their RoleBindings, src/store/access.ts). */
+export interface RoleSource {
+  roleOf(user: string, namespace: string): Promise<ProjectRole | undefined>;
+}
+
+/**
+ * What a user's token may do: the request as Kubernetes' authorizer reads it, against the
+ * user's role in the project it names (src/api/authorization.ts).
+ */
+async function userAllowed(
+  roles: RoleSource,
+  user: string,
+  req: { method: string; path: string; query: Record<string, unknown> },
+): Promise<string | undefined> {
+  const attrs = requestAttributes(req.method, req.path, req.query);
+  if (!attrs) return `Forbidden: User "${user}" may not ${req.method} ${req.path}`;
+  const project =
+    attrs.namespace ??
+    (attrs.group === 'project.openshift.io' && attrs.resource === 'projects' ? attrs.name : undefined);
+  const role = project === undefined ? undefined : await roles.roleOf(user, project);
+  const decision = authorizeUser(user, attrs, role);
+  return decision.allowed ? undefined : decision.message;
+}
+
+export function requireToken(tokens: TokenStore, roles?: RoleSource): RequestHandler {
   return (req, res, next) => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) return next(new UnauthorizedError('Unauthorized: send "Authorization: Bearer TOKEN"'));
-    tokens.verify(match[1]!).then((scope) => {
-      if (!scope) return next(new UnauthorizedError('Unauthorized: the bearer token is not valid'));
-      if (!scopeAllows(scope, req.method, req.path)) {
-        return next(new ForbiddenError(forbiddenMessage(scope, req.method, req.path)));
-      }
-      res.locals.scope = scope;
-      next();
-    }, next);
+    tokens
+      .verify(match[1]!)
+      .then(async (scope) => {
+        if (!scope) return next(new UnauthorizedError('Unauthorized: the bearer token is not valid'));
+        if (!scopeAllows(scope, req.method, req.path)) {
+          return next(new ForbiddenError(forbiddenMessage(scope, req.method, req.path)));
+        }
+        const user = userOfScope(scope);
+        if (user !== undefined) {
+          // A user's token without a way to read roles may do nothing: never everything.
+          const refused = roles
+            ? await userAllowed(
+                roles,
+                user,
+                req as unknown as { method: string; path: string; query: Record<string, unknown> },
+              )
+            : `Forbidden: User "${user}" has no roles on this server`;
+          if (refused) return next(new ForbiddenError(refused));
+        }
+        res.locals.scope = scope;
+        next();
+      })
+      .catch(next);
   };
 }

@@ -24,6 +24,8 @@ import { eventsRouter } from './events.js';
 import { resourceRouter } from './resources.js';
 import { uiRouter } from './ui.js';
 import { templateRouter } from './templates.js';
+import { accessRouter } from './access-routes.js';
+import type { AccessStore } from '../store/access.js';
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -32,6 +34,8 @@ export interface ServerDeps {
   binaries: BinaryInputStore;
   queue: BuildQueue;
   tokens: TokenStore;
+  /** Users, projects and roles; without it, user tokens may do nothing. */
+  access?: AccessStore;
   logger: Logger;
   instantiate: (namespace: string, buildConfig: string, request: BuildRequest) => Promise<Resource>;
   /**
@@ -88,7 +92,7 @@ export function createApp(deps: ServerDeps): Express {
   app.use(uiRouter());
 
   const api = express.Router();
-  api.use(requireToken(deps.tokens));
+  api.use(requireToken(deps.tokens, deps.access));
   api.use(singleQueryValues);
   // Binary uploads read their own body, with their own limit.
   api.use(apiBody({ skip: (path) => path.endsWith('/instantiatebinary') }));
@@ -103,19 +107,22 @@ export function createApp(deps: ServerDeps): Express {
   );
   api.use(eventsRouter({ store: deps.store, config: deps.config, logger: deps.logger }));
   api.use(templateRouter());
+  const hooks = buildHooks({
+    store: deps.store,
+    queue: deps.queue,
+    logs: deps.logs,
+    logger: deps.logger,
+    instantiate: deps.instantiate,
+  });
+  if (deps.access)
+    api.use(accessRouter({ access: deps.access, store: deps.store, tokens: deps.tokens, hooks }));
   for (const router of deps.apiRouters ?? []) api.use(router);
   api.use(
     resourceRouter({
       store: deps.store,
       allowFileSources: deps.config.allowFileSources,
       allowHostPaths: deps.config.allowHostPaths,
-      hooks: buildHooks({
-        store: deps.store,
-        queue: deps.queue,
-        logs: deps.logs,
-        logger: deps.logger,
-        instantiate: deps.instantiate,
-      }),
+      hooks,
     }),
   );
   // Only /api and /apis need a token; anything else falls through to a plain 404.

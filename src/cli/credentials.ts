@@ -25,3 +25,23 @@ export function writeCredentials(creds: CliCredentials): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(path, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
 }
+
+/** The CLI's current project (`slipway project NAME`), kept beside the credentials. */
+export function currentProjectPath(): string {
+  return join(dirname(credentialsPath()), 'project');
+}
+
+export function readCurrentProject(): string | undefined {
+  try {
+    const name = readFileSync(currentProjectPath(), 'utf8').trim();
+    return name || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeCurrentProject(name: string): void {
+  const path = currentProjectPath();
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, `${name}\n`, { mode: 0o600 });
+}

@@ -14,8 +14,9 @@ import { Command, Option } from 'commander';
 import { lookupKind, resourcePath, type Resource } from '../core/resource.js';
 import { exitForBuild, followBuildLog, followBuildLogQuietly } from './build-log.js';
 import { ApiError, parseTarget, SlipwayClient } from './client.js';
-import { readCredentials } from './credentials.js';
+import { readCredentials, readCurrentProject } from './credentials.js';
 import { describe, formatResources } from './output.js';
+import { registerAccessCommands } from './access.js';
 import { registerProcessCommands } from './process.js';
 import { registerRolloutCommands } from './rollout.js';
 import { registerNewAppCommands } from './new-app.js';
@@ -35,20 +36,25 @@ const program = new Command('slipway')
   .option('--server <url>', 'Slipway API URL (default: from `slipway up`, or SLIPWAY_SERVER)')
   .option('--token <token>', 'API bearer token (default: from `slipway up`, or SLIPWAY_TOKEN)')
   .option('--config <file>', 'config file (JSON or YAML) for up/server/worker')
-  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .option('-n, --namespace <ns>', 'namespace (default: the current project, else "default")')
   .showHelpAfterError();
 
+function serverUrl(): string {
+  const opts = program.opts<{ server?: string }>();
+  return opts.server ?? process.env.SLIPWAY_SERVER ?? readCredentials()?.server ?? 'http://127.0.0.1:8080';
+}
+
 function client(): SlipwayClient {
-  const opts = program.opts<{ server?: string; token?: string }>();
-  const saved = readCredentials();
+  const opts = program.opts<{ token?: string }>();
   return new SlipwayClient({
-    server: opts.server ?? process.env.SLIPWAY_SERVER ?? saved?.server ?? 'http://127.0.0.1:8080',
-    token: opts.token ?? process.env.SLIPWAY_TOKEN ?? process.env.SLIPWAY_ADMIN_TOKEN ?? saved?.token,
+    server: serverUrl(),
+    token:
+      opts.token ?? process.env.SLIPWAY_TOKEN ?? process.env.SLIPWAY_ADMIN_TOKEN ?? readCredentials()?.token,
   });
 }
 
 function ns(): string {
-  return program.opts<{ namespace: string }>().namespace;
+  return program.opts<{ namespace?: string }>().namespace ?? readCurrentProject() ?? 'default';
 }
 
 /** What `up`, `server` and `worker` take from the global options. */
@@ -372,6 +378,7 @@ program
 
 registerRolloutCommands(program, client, ns);
 registerProcessCommands(program, client, ns);
+registerAccessCommands(program, client, ns, serverUrl);
 registerDeployTargetCommands(program, client, ns);
 registerNewAppCommands(program, client, ns);
 registerExposeCommands(program, client, ns);

@@ -49,6 +49,8 @@ export const KINDS: readonly KindInfo[] = [
   kindInfo('', 'v1', 'Service', 'services'),
   // A DeploymentConfig's revisions; on the local target Slipway keeps them, on Kubernetes the cluster does.
   kindInfo('', 'v1', 'ReplicationController', 'replicationcontrollers'),
+  // Who has which role in a project (src/api/authorization.ts).
+  kindInfo('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings'),
 ];
 
 export function apiVersionOf(info: KindInfo): string {

@@ -3,6 +3,7 @@
  * either returns the object (normalised) or throws a 422 InputError naming each bad field.
  */
 import { z } from 'zod';
+import { PROJECT_ROLES, USER_NAME, type ProjectRole } from './roles.js';
 import { buildConfigSpec, buildSpec, buildStatus } from './build-types.js';
 import { deploymentConfigSpec, routeSpec, serviceSpec } from './deploy-types.js';
 import { deploymentConfigCauses, withDeploymentConfigDefaults } from './deploy-validation.js';
@@ -38,6 +39,25 @@ const SCHEMAS: Record<string, z.ZodType> = {
   DeploymentConfig: z.looseObject({ metadata, spec: deploymentConfigSpec, status: anyObject.optional() }),
   Service: z.looseObject({ metadata, spec: serviceSpec }),
   Route: z.looseObject({ metadata, spec: routeSpec, status: anyObject.optional() }),
+  RoleBinding: z.looseObject({
+    metadata,
+    roleRef: z.looseObject({
+      apiGroup: z.literal('rbac.authorization.k8s.io').optional(),
+      kind: z.literal('ClusterRole', { error: 'must be ClusterRole (admin, edit or view)' }),
+      name: z.enum(PROJECT_ROLES as [ProjectRole, ...ProjectRole[]], {
+        error: 'must be admin, edit or view',
+      }),
+    }),
+    subjects: z
+      .array(
+        z.looseObject({
+          apiGroup: z.string().optional(),
+          kind: z.literal('User', { error: 'must be User' }),
+          name: z.string().regex(USER_NAME, "must be a user name: letters, digits, '.', '_', '@' and '-'"),
+        }),
+      )
+      .min(1, 'must name at least one user'),
+  }),
 };
 
 function toCauses(error: z.ZodError): FieldCause[] {
