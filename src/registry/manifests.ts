@@ -81,14 +81,22 @@ function basic(auth: RegistryAuth): string {
 async function answerChallenge(
   challenge: string,
   auth: RegistryAuth | undefined,
+  registryHost: string,
   signal: AbortSignal,
 ): Promise<string | undefined> {
   if (/^basic/i.test(challenge)) return auth ? basic(auth) : undefined;
   if (!/^bearer/i.test(challenge)) return undefined;
   const { realm, service, scope } = challengeParams(challenge);
   if (!realm) return undefined;
-  const url = new URL(realm);
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch {
+    return undefined;
+  }
+  // The realm gets the credentials: over HTTPS, or plain HTTP only on the registry's own host.
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && url.hostname === registryHost))
+    return undefined;
   if (service) url.searchParams.set('service', service);
   if (scope) url.searchParams.set('scope', scope);
   const res = await fetch(url, { headers: auth ? { Authorization: basic(auth) } : {}, signal });
@@ -121,6 +129,7 @@ async function registryFetch(
   const authorization = await answerChallenge(
     first.headers.get('www-authenticate') ?? '',
     target.auth,
+    new URL(url).hostname,
     signal,
   );
   return authorization ? send(authorization) : first;
