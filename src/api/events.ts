@@ -87,6 +87,8 @@ export function eventsRouter(deps: { store: ResourceStore; config: SlipwayConfig
       apiVersion: 'slipway.dev/v1',
       // Routes answer on the local router: `http://{route host}:{port}{path}`.
       router: { port, domain: deps.config.routerDomain },
+      // Where webhooks reach this server from outside (SLIPWAY_PUBLIC_URL), for the URLs the CLI prints.
+      ...(deps.config.publicUrl ? { publicUrl: deps.config.publicUrl } : {}),
     });
   });
 

@@ -23,6 +23,7 @@ import { startSlipway, type TestSlipway } from '../support/slipway.js';
 const docker = new Docker();
 const ns = `newapp-${randomUUID().slice(0, 8)}`;
 const marker = randomUUID().slice(0, 8);
+const PUBLIC_URL = 'https://slipway.example.com';
 const dir = mkdtempSync(join(tmpdir(), 'slipway-new-app-'));
 
 let s: TestSlipway;
@@ -98,7 +99,12 @@ beforeAll(async () => {
   const routerPort = await freePort();
   s = await startSlipway({
     workers: 2,
-    config: { routerListen: `127.0.0.1:${routerPort}`, trustedCA: '/etc/ssl/certs/ca-certificates.crt' },
+    config: {
+      routerListen: `127.0.0.1:${routerPort}`,
+      trustedCA: '/etc/ssl/certs/ca-certificates.crt',
+      // Webhook URLs are printed on the URL the server says it is reached on.
+      publicUrl: PUBLIC_URL,
+    },
   });
   git = await startGitDaemon();
   deployments = await startDeployments(s.rt, { apiUrl: s.http.url, resyncMs: 2000 });
@@ -171,7 +177,7 @@ test('new-app on a Node.js git URL, a Python checkout and a static directory; ea
   ] as const) {
     const url = new RegExp(`${label} (\\S+)`).exec(node.stdout)![1]!;
     const m = new RegExp(
-      `^${s.http.url}/apis/build.openshift.io/v1/namespaces/${ns}/buildconfigs/hello-node/webhooks/([A-Za-z0-9_-]{27})/${type}$`,
+      `^${PUBLIC_URL}/apis/build.openshift.io/v1/namespaces/${ns}/buildconfigs/hello-node/webhooks/([A-Za-z0-9_-]{27})/${type}$`,
     ).exec(url);
     expect(m).not.toBeNull();
     const secret = await s.apiJson<{ data: Record<string, string> }>(
