@@ -43,10 +43,14 @@ export const KINDS: readonly KindInfo[] = [
   kindInfo('build.openshift.io', 'v1', 'Build', 'builds'),
   kindInfo('image.openshift.io', 'v1', 'ImageStream', 'imagestreams'),
   kindInfo('apps.openshift.io', 'v1', 'DeploymentConfig', 'deploymentconfigs'),
+  // Rolled out through a DeploymentConfig view (src/strategies/apps-deployments.ts).
+  kindInfo('apps', 'v1', 'Deployment', 'deployments'),
   kindInfo('template.openshift.io', 'v1', 'Template', 'templates'),
   kindInfo('route.openshift.io', 'v1', 'Route', 'routes'),
   kindInfo('', 'v1', 'Secret', 'secrets'),
   kindInfo('', 'v1', 'Service', 'services'),
+  // A named Docker volume on the local target (docs/deployments.md).
+  kindInfo('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims'),
   // A DeploymentConfig's revisions; on the local target Slipway keeps them, on Kubernetes the cluster does.
   kindInfo('', 'v1', 'ReplicationController', 'replicationcontrollers'),
   // Who has which role in a project (src/api/authorization.ts).
@@ -73,6 +77,8 @@ const SHORT_NAMES: Record<string, string> = {
   bc: 'BuildConfig',
   is: 'ImageStream',
   dc: 'DeploymentConfig',
+  deploy: 'Deployment',
+  pvc: 'PersistentVolumeClaim',
   svc: 'Service',
   rc: 'ReplicationController',
 };

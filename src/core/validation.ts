@@ -6,6 +6,13 @@ import { z } from 'zod';
 import { PROJECT_ROLES, USER_NAME, type ProjectRole } from './roles.js';
 import { buildConfigSpec, buildSpec, buildStatus } from './build-types.js';
 import { deploymentConfigSpec, routeSpec, serviceSpec } from './deploy-types.js';
+import {
+  appsDeploymentCauses,
+  appsDeploymentSpec,
+  deploymentConfigView,
+  persistentVolumeClaimSpec,
+  type AppsDeployment,
+} from './apps-deployment.js';
 import { deploymentConfigCauses, withDeploymentConfigDefaults } from './deploy-validation.js';
 import { InputError, type FieldCause } from './errors.js';
 import { imageStreamSpec } from './image-types.js';
@@ -39,6 +46,8 @@ const SCHEMAS: Record<string, z.ZodType> = {
   DeploymentConfig: z.looseObject({ metadata, spec: deploymentConfigSpec, status: anyObject.optional() }),
   Service: z.looseObject({ metadata, spec: serviceSpec }),
   Route: z.looseObject({ metadata, spec: routeSpec, status: anyObject.optional() }),
+  Deployment: z.looseObject({ metadata, spec: appsDeploymentSpec, status: anyObject.optional() }),
+  PersistentVolumeClaim: z.looseObject({ metadata, spec: persistentVolumeClaimSpec.optional() }),
   RoleBinding: z.looseObject({
     metadata,
     roleRef: z.looseObject({
@@ -90,6 +99,15 @@ function semanticCauses(kind: string, obj: Resource, options: ValidateOptions): 
   const causes: FieldCause[] = [];
   if (kind === 'DeploymentConfig')
     return deploymentConfigCauses(obj, { allowHostPaths: options.allowHostPaths ?? [] });
+  if (kind === 'Deployment') {
+    const own = appsDeploymentCauses(obj);
+    if (own.length > 0) return own;
+    // The rules of the DeploymentConfig it rolls out as (one container, hostPath…); same field paths.
+    return deploymentConfigCauses(
+      deploymentConfigView(obj as unknown as AppsDeployment) as unknown as Resource,
+      { allowHostPaths: options.allowHostPaths ?? [] },
+    );
+  }
   if (kind !== 'BuildConfig' && kind !== 'Build') return causes;
   const spec = obj.spec as z.infer<typeof buildSpec>;
   const uri = spec.source.git?.uri;

@@ -257,7 +257,10 @@ describe('service environment variables', () => {
     ).rejects.toThrow(new ContainerConfigError('secret "gone" not found'));
     const err = await fails([
       { name: 'X', valueFrom: { secretKeyRef: { name: 'db', key: 'k' } } },
-    ] as never[]).catch((e: unknown) => e as Error);
+    ] as never[]).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toBe("CreateContainerConfigError: couldn't find key k in Secret shop/db");
     expect(err?.message).not.toContain('s3cret');
     await expect(fails([], [{ configMapRef: { name: 'cm' } }] as never[])).rejects.toThrow(
