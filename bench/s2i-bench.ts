@@ -24,6 +24,7 @@ import Docker from 'dockerode';
 import tarFs from 'tar-fs';
 import type { BuildSpec } from '../src/core/build-types.js';
 import { sourceBuilder } from '../src/builders/sti/index.js';
+import { DependencyNamespaceLabel, DependencyRepository } from '../src/builders/sti/dependency-layer.js';
 import type { BuilderInput } from '../src/builders/types.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -276,6 +277,13 @@ async function main(): Promise<void> {
         .join(' ')}`,
     );
   } finally {
+    // The dependency layers the bench's builds made (namespace "bench").
+    const layers = await docker.listImages({
+      filters: JSON.stringify({ label: [`${DependencyNamespaceLabel}=bench`] }),
+    });
+    tags.push(
+      ...layers.flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(`${DependencyRepository}:`)),
+    );
     for (const t of tags)
       await docker
         .getImage(t)

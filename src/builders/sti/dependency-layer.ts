@@ -268,6 +268,11 @@ export async function makeDependencyImage(o: MakeDependencyImageOptions): Promis
           { logSnippet: tail.text() },
         );
       }
+      const replaced = await o.docker
+        .getImage(dependencyTag(o.key))
+        .inspect()
+        .then((i) => i.Id)
+        .catch(() => undefined);
       const id = await commitContainer(container, {
         tag: dependencyTag(o.key),
         cmd: asCommandList(builderConfig.Cmd) ?? [],
@@ -280,6 +285,7 @@ export async function makeDependencyImage(o: MakeDependencyImageOptions): Promis
           [DependencyNamespaceLabel]: o.namespace,
         },
       });
+      if (replaced && replaced !== id) await removeUnused(o.docker, replaced, o.log);
       o.log(
         `Dependency layer committed (${id.replace(/^sha256:/, '').slice(0, 12)}), key ${o.key.slice(0, 12)}`,
       );
@@ -316,6 +322,20 @@ export async function pruneDependencyImages(options: {
         log(`warning: could not remove the old dependency image ${t}: ${errorMessage(err)}`);
       }
     }
+  }
+}
+
+/**
+ * Removes the dependency image a clean build has just replaced under its tag. One that
+ * images or containers still use stays: the engine refuses, and that is the answer.
+ */
+async function removeUnused(docker: Docker, id: string, log: (line: string) => void): Promise<void> {
+  try {
+    await docker.getImage(id).remove();
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== 409 && status !== 404)
+      log(`warning: could not remove the replaced dependency image ${id.slice(7, 19)}: ${errorMessage(err)}`);
   }
 }
 

@@ -27,6 +27,7 @@ npm_environment() {
     echo "error: no package.json in the application source; the nodejs builder needs one" >&2
     exit 1
   fi
+  read_scripts
   lockfile=""
   [ -f package-lock.json ] && lockfile=package-lock.json
   [ -f npm-shrinkwrap.json ] && lockfile=npm-shrinkwrap.json
@@ -45,8 +46,13 @@ npm_environment() {
   want_key="$(cat package.json ${lockfile:+"$lockfile"} | sha256sum | cut -d' ' -f1) deps=$deps node=$(node --version) registry=${NPM_MIRROR:-default}"
 }
 
+# package.json's script names, read once (each node start costs time): " build start ".
+read_scripts() {
+  scripts=" $(node -e 'console.log(Object.keys(require("./package.json").scripts ?? {}).join(" "))') "
+}
+
 has_script() {
-  node -e 'process.exit(require("./package.json").scripts?.[process.argv[1]] ? 0 : 1)' "$1"
+  [[ "$scripts" == *" $1 "* ]]
 }
 
 # The install lifecycle scripts of the application's own package.json, which npm runs
