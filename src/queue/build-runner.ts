@@ -739,6 +739,7 @@ async function execute(
       fromImage,
       previousImage,
       tag,
+      outputReference: output?.pushReference,
       extraEnv: buildEnv(deps.config),
       trustedCA: deps.config.trustedCA,
       log: log.line,
