@@ -97,6 +97,22 @@ function columns(info: KindInfo, obj: Resource, allNamespaces: boolean): string[
         triggers,
       ];
     }
+    case 'Deployment': {
+      // As `kubectl get deploy`.
+      const st = (obj.status ?? {}) as {
+        readyReplicas?: number;
+        updatedReplicas?: number;
+        availableReplicas?: number;
+      };
+      return [
+        ...ns,
+        obj.metadata.name,
+        `${st.readyReplicas ?? 0}/${String(spec?.replicas ?? 1)}`,
+        String(st.updatedReplicas ?? 0),
+        String(st.availableReplicas ?? 0),
+        age(obj.metadata.creationTimestamp),
+      ];
+    }
     case 'ReplicationController': {
       const st = (obj.status ?? {}) as { replicas?: number; readyReplicas?: number };
       return [
@@ -141,6 +157,8 @@ function headers(info: KindInfo, allNamespaces: boolean): string[] {
       return [...ns, 'NAME', 'TYPE', 'DATA', 'AGE'];
     case 'DeploymentConfig':
       return [...ns, 'NAME', 'REVISION', 'DESIRED', 'CURRENT', 'TRIGGERED BY'];
+    case 'Deployment':
+      return [...ns, 'NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE'];
     case 'ReplicationController':
       return [...ns, 'NAME', 'DESIRED', 'CURRENT', 'READY', 'PHASE', 'AGE'];
     case 'Template':

@@ -276,3 +276,13 @@ describe('claimVolumeName', () => {
     expect(() => claimVolumeName('shop', '../x')).toThrow(/DNS-1123/);
   });
 });
+
+describe('slipway get deploy', () => {
+  it("prints kubectl's columns", async () => {
+    const { formatResources } = await import('../../src/cli/output.js');
+    const d = { ...deployment(), status: { readyReplicas: 1, updatedReplicas: 2, availableReplicas: 1 } };
+    const out = await formatResources(DEPLOYMENT, [d as unknown as Resource], undefined);
+    expect(out.split('\n')[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
+    expect(out.split('\n')[1]).toMatch(/^web\s+1\/2\s+2\s+1/);
+  });
+});
