@@ -25,6 +25,9 @@ export async function findBuildsForPush(input: {
   getBuildConfig(namespace: string, name: string): Promise<Resource | undefined>;
 }): Promise<PushRouting> {
   const keys = await input.index.lookup(input.push.repoUrls);
+  // Most of an org's pushes name a repository no BuildConfig uses: routePush would only
+  // normalise the push's URLs again (a WHATWG URL parse each) to decide nothing.
+  if (keys.length === 0) return { builds: [], skipped: [], candidates: 0 };
   const loaded = await Promise.all(
     keys.map(async (k) => ({ key: k, bc: await input.getBuildConfig(k.namespace, k.name) })),
   );
