@@ -135,6 +135,8 @@ export const podSpec = z.looseObject({
   volumes: z.array(volume).nullable().optional(),
   terminationGracePeriodSeconds: nonNegativeInt.optional(),
   restartPolicy: z.string().optional(),
+  /** false: no service variables in the environment (Kubernetes' switch). */
+  enableServiceLinks: z.boolean().optional(),
 });
 export type PodSpec = z.infer<typeof podSpec>;
 

@@ -313,7 +313,8 @@ export class DockerTarget implements DeployTarget {
       // Kubernetes' service variables for the Services there are now, envFrom, then env.
       const env = await resolveContainerEnv({
         namespace: ns,
-        services,
+        // Kubernetes' switch for the service variables (default on).
+        services: rc.spec.template.spec.enableServiceLinks === false ? [] : services,
         envFrom: c.envFrom ?? [],
         env: c.env ?? [],
         readSecret: async (name) => {
