@@ -14,6 +14,9 @@
  * - no match: a push of a repository no BuildConfig uses (verify, parse, claim, lookup);
  * - 1 build: a push of a repository one BuildConfig builds (… plus instantiate + queue);
  * - 5 builds at a fixed 100 deliveries/s: latency of the index path with 10,000 BuildConfigs.
+ *
+ * BENCH_CPU_PROF=dir runs the server (only) under `node --cpu-prof` and writes its profile
+ * there when it stops; BENCH_SCENARIOS, BENCH_ROUNDS and BENCH_DURATION narrow a run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
