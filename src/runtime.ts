@@ -293,6 +293,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     queue: rt.queue,
     tokens: rt.tokens,
     access: new AccessStore(rt.redis, rt.store, rt.prefix),
+    dispatchImageChange: (update) => rt.dispatchImageChange(update),
     logger: rt.logger,
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
     notReady: () => redisNotReady(rt.redis),

@@ -24,6 +24,7 @@ import { eventsRouter } from './events.js';
 import { resourceRouter } from './resources.js';
 import { uiRouter } from './ui.js';
 import { templateRouter } from './templates.js';
+import { imageTagRouter, type ImageTagRoutesDeps } from './image-tags.js';
 import { accessRouter } from './access-routes.js';
 import type { AccessStore } from '../store/access.js';
 
@@ -34,6 +35,8 @@ export interface ServerDeps {
   binaries: BinaryInputStore;
   queue: BuildQueue;
   tokens: TokenStore;
+  /** Fires ImageChange triggers for a tag pointed at an image (`slipway tag`); without it there is no imagestreamtags endpoint. */
+  dispatchImageChange?: ImageTagRoutesDeps['dispatchImageChange'];
   /** Users, projects and roles; without it, user tokens may do nothing. */
   access?: AccessStore;
   logger: Logger;
@@ -107,6 +110,14 @@ export function createApp(deps: ServerDeps): Express {
   );
   api.use(eventsRouter({ store: deps.store, config: deps.config, logger: deps.logger }));
   api.use(templateRouter());
+  if (deps.dispatchImageChange)
+    api.use(
+      imageTagRouter({
+        store: deps.store,
+        registry: deps.config.registry,
+        dispatchImageChange: deps.dispatchImageChange,
+      }),
+    );
   const hooks = buildHooks({
     store: deps.store,
     queue: deps.queue,

@@ -18,6 +18,7 @@ import { readCredentials, readCurrentProject } from './credentials.js';
 import { describe, formatResources } from './output.js';
 import { registerAccessCommands } from './access.js';
 import { registerProcessCommands } from './process.js';
+import { registerTagCommands } from './tag.js';
 import { registerRolloutCommands } from './rollout.js';
 import { registerNewAppCommands } from './new-app.js';
 import { registerExposeCommands } from './expose.js';
@@ -379,6 +380,7 @@ program
 registerRolloutCommands(program, client, ns);
 registerProcessCommands(program, client, ns);
 registerAccessCommands(program, client, ns, serverUrl);
+registerTagCommands(program, client, ns);
 registerDeployTargetCommands(program, client, ns);
 registerNewAppCommands(program, client, ns);
 registerExposeCommands(program, client, ns);

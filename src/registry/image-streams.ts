@@ -16,7 +16,15 @@ export const TAG_HISTORY_LIMIT = 10;
 /** Pure: the status after `digest` lands on `tag`. Re-recording the newest digest changes nothing. */
 export function withTagEvent(
   status: ImageStreamStatus,
-  options: { tag: string; digest: string; repository: string; generation: number; created?: string },
+  options: {
+    tag: string;
+    digest: string;
+    repository: string;
+    generation: number;
+    created?: string;
+    /** Where the image lives when not in this stream's repository (an image tagged in from another stream). */
+    reference?: string;
+  },
 ): { status: ImageStreamStatus; changed: boolean } {
   const tags: NamedTagEventList[] = structuredClone(status.tags ?? []);
   let list = tags.find((t) => t.tag === options.tag);
@@ -27,7 +35,7 @@ export function withTagEvent(
   if (list.items[0]?.image === options.digest) return { status, changed: false };
   list.items.unshift({
     created: options.created ?? nowTimestamp(),
-    dockerImageReference: `${options.repository}@${options.digest}`,
+    dockerImageReference: options.reference ?? `${options.repository}@${options.digest}`,
     image: options.digest,
     generation: options.generation,
   });
@@ -44,6 +52,8 @@ export interface RecordTagOptions {
   digest: string;
   /** `registry/ns/name` */
   repository: string;
+  /** The image's pullable reference when it lives in another repository (`slipway tag` across streams). */
+  reference?: string;
 }
 
 /** Records a digest on an ImageStream tag, creating the stream if it does not exist. */
@@ -68,6 +78,7 @@ export async function recordImageStreamTag(options: RecordTagOptions): Promise<R
       digest: options.digest,
       repository: options.repository,
       generation: cur.metadata.generation ?? 1,
+      ...(options.reference ? { reference: options.reference } : {}),
     });
     if (!changed) return undefined;
     cur.status = status as Record<string, unknown>;
