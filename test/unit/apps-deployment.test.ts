@@ -286,3 +286,37 @@ describe('slipway get deploy', () => {
     expect(out.split('\n')[1]).toMatch(/^web\s+1\/2\s+2\s+1/);
   });
 });
+
+describe('syncDeploymentView (against the in-memory store)', () => {
+  const DC_KIND = lookupKind('apps.openshift.io/v1', 'DeploymentConfig')!;
+  it('makes the view once, leaves it alone when nothing changed, and follows a change of the Deployment', async () => {
+    const { MemoryResourceStore } = await import('../../src/store/memory-store.js');
+    const { syncDeploymentView } = await import('../../src/strategies/apps-deployments.js');
+    const store = new MemoryResourceStore();
+    await store.create(DEPLOYMENT, deployment({}, { [TRIGGERS_ANNOTATION]: TRIGGER }) as unknown as Resource);
+    await syncDeploymentView({ store }, 'shop', 'web');
+    const first = await store.get(DC_KIND, 'shop', 'web');
+    expect(first?.metadata.annotations?.['slipway.dev/deployment']).toBe('web');
+    await syncDeploymentView({ store }, 'shop', 'web');
+    expect((await store.get(DC_KIND, 'shop', 'web'))?.metadata.resourceVersion).toBe(
+      first?.metadata.resourceVersion,
+    );
+    await store.update(DEPLOYMENT, 'shop', 'web', (cur) => ({ ...cur, spec: { ...cur.spec, replicas: 5 } }));
+    await syncDeploymentView({ store }, 'shop', 'web');
+    expect((await store.get(DC_KIND, 'shop', 'web'))?.spec?.replicas).toBe(5);
+  });
+  it("never touches a DeploymentConfig it did not make, and says so on the Deployment's status", async () => {
+    const { MemoryResourceStore } = await import('../../src/store/memory-store.js');
+    const { syncDeploymentView } = await import('../../src/strategies/apps-deployments.js');
+    const store = new MemoryResourceStore();
+    const own = { ...deploymentConfigView(deployment()), metadata: { name: 'web', namespace: 'shop' } };
+    await store.create(DC_KIND, own as unknown as Resource);
+    await store.create(DEPLOYMENT, deployment() as unknown as Resource);
+    await syncDeploymentView({ store }, 'shop', 'web');
+    expect((await store.get(DC_KIND, 'shop', 'web'))?.metadata.annotations).toBeUndefined();
+    const status = (await store.get(DEPLOYMENT, 'shop', 'web'))?.status as {
+      conditions: { reason: string }[];
+    };
+    expect(status.conditions[0]!.reason).toBe('DeploymentConfigExists');
+  });
+});
