@@ -27,6 +27,7 @@ import {
   type RepoFiles,
 } from './app-detect.js';
 import { ApiError, type SlipwayClient } from './client.js';
+import { processOnServer, type ProcessRequest } from './process.js';
 import {
   appNameFrom,
   appNameProblem,
@@ -211,6 +212,39 @@ function kindOf(obj: Resource): KindInfo {
   return lookupKind(obj.apiVersion, obj.kind)!;
 }
 
+function collectValues(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * `new-app --template T -p K=V` (or `-f FILE`): the template processed by the server, each
+ * object created, the template's message printed. Nothing is created when a name is taken.
+ */
+async function newAppFromTemplate(c: SlipwayClient, ns: string, req: ProcessRequest): Promise<void> {
+  const processed = await processOnServer(c, ns, req);
+  const objects = (processed.objects ?? []) as Resource[];
+  const unknown = objects.filter((o) => !lookupKind(String(o.apiVersion ?? ''), String(o.kind ?? '')));
+  if (unknown.length > 0)
+    fail(
+      `the template makes kinds this server does not keep: ${unknown.map((o) => `${o.apiVersion}/${o.kind}`).join(', ')}`,
+    );
+  const taken: string[] = [];
+  for (const obj of objects) if (await c.get(kindOf(obj), ns, obj.metadata.name)) taken.push(label(obj));
+  if (taken.length > 0)
+    fail(`${taken.join(', ')} already exist${taken.length === 1 ? 's' : ''} in namespace "${ns}"`);
+  console.log(`--> Deploying template "${processed.metadata.name}" to project ${ns}`);
+  for (const p of processed.parameters ?? [])
+    if (p.generate === 'expression') console.log(`    * With parameter ${p.name}=${p.value} (generated)`);
+  console.log('\n--> Creating resources ...');
+  for (const obj of objects) {
+    await c.json('POST', resourcePath(kindOf(obj), ns), obj);
+    console.log(`    ${label(obj)} created`);
+  }
+  console.log('\n--> Success');
+  if (processed.message) console.log(`    ${processed.message.trim().replace(/\n/g, '\n    ')}`);
+  console.log("    Run 'slipway status' to view your app.");
+}
+
 export function registerNewAppCommands(
   program: Command,
   client: () => SlipwayClient,
@@ -221,7 +255,11 @@ export function registerNewAppCommands(
     .description(
       'create an app from a git repository or a directory: detects Node.js, Python, a static site or a Dockerfile; creates the image stream, build config, deployment config and service; starts the first build',
     )
-    .argument('<source>', 'a git URL (optionally URL#ref) or a local directory')
+    .argument('[source]', 'a git URL (optionally URL#ref) or a local directory')
+    .option('--template <name>', 'instantiate a Template stored in the project or in "openshift" instead')
+    .option('-f, --file <file>', 'instantiate the Template in this file instead')
+    .option('-p, --param <NAME=VALUE>', 'a template parameter (repeatable)', collectValues)
+    .option('--param-file <file>', 'a file of NAME=VALUE template parameters (repeatable)', collectValues)
     .option(
       '--name <name>',
       'name of the app and of everything created for it (default: from the repository)',
@@ -239,11 +277,34 @@ export function registerNewAppCommands(
     .option('--binary', 'upload the directory as the source even when it has a git remote')
     .action(
       async (
-        arg: string,
-        opts: { name?: string; strategy?: 'docker' | 'source'; imageStream?: string; binary?: boolean },
+        arg: string | undefined,
+        opts: {
+          name?: string;
+          strategy?: 'docker' | 'source';
+          imageStream?: string;
+          binary?: boolean;
+          template?: string;
+          file?: string;
+          param?: string[];
+          paramFile?: string[];
+        },
       ) => {
         const c = client();
         const ns = namespace();
+        if (opts.template !== undefined || opts.file !== undefined) {
+          if (arg !== undefined || (opts.template !== undefined && opts.file !== undefined))
+            fail('give one of: a source, --template NAME, or -f FILE');
+          await newAppFromTemplate(c, ns, {
+            ...(opts.template === undefined ? {} : { name: opts.template }),
+            ...(opts.file === undefined ? {} : { file: opts.file }),
+            ...(opts.param === undefined ? {} : { params: opts.param }),
+            ...(opts.paramFile === undefined ? {} : { paramFile: opts.paramFile }),
+          });
+          return;
+        }
+        if (opts.param !== undefined || opts.paramFile !== undefined)
+          fail('-p and --param-file go with --template or -f');
+        if (arg === undefined) fail('give a git URL or a directory (or --template NAME, or -f FILE)');
         const imageStream =
           opts.imageStream === undefined ? undefined : parseImageStreamArg(opts.imageStream);
         if (opts.imageStream !== undefined && !imageStream)

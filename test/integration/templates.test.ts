@@ -196,3 +196,25 @@ test('a template stored in the shared openshift project is found from any projec
   expect(absent.code).not.toBe(0);
   expect(absent.stderr).toContain('template "no-such-template" not found');
 });
+
+test('slipway new-app --template creates the objects and prints the message; a taken name creates nothing', async () => {
+  const file = join(dir, 'new-app.json');
+  writeFileSync(file, JSON.stringify(template('fromfile')));
+  const made = await slipway(['new-app', '-f', file, '-p', 'APP=blog']);
+  expect(made.stderr).toBe('');
+  expect(made.code).toBe(0);
+  expect(made.stdout).toContain('service "blog" created');
+  expect(made.stdout).toMatch(/With parameter PASSWORD=[a-zA-Z0-9]{16} \(generated\)/);
+  expect(made.stdout).toMatch(/The blog app is ready; its password is [a-zA-Z0-9]{16}\./);
+  expect((await s.api('GET', `/api/v1/namespaces/${ns}/secrets/blog-credentials`)).status).toBe(200);
+
+  const again = await slipway(['new-app', '-f', file, '-p', 'APP=blog']);
+  expect(again.code).not.toBe(0);
+  expect(again.stderr).toContain('already exist');
+  const stored = await slipway(['new-app', '--template', shared, '-p', 'APP=shop2']);
+  expect(stored.code).toBe(0);
+  expect((await s.api('GET', `/api/v1/namespaces/${ns}/services/shop2`)).status).toBe(200);
+  const missing = await slipway(['new-app', '--template', shared]);
+  expect(missing.code).not.toBe(0);
+  expect(missing.stderr).toContain('parameter APP is required');
+});
