@@ -561,6 +561,10 @@ async function execute(
   mkdirSync(sourceDir, { mode: 0o755 });
   mkdirSync(secretsDir, { mode: 0o700 });
   await setStatus(ctx, { phase: 'Running' });
+  ctx.deps.logger.info(
+    { build: `${ctx.namespace}/${ctx.name}` },
+    `build ${ctx.namespace}/${ctx.name} running`,
+  );
 
   let output: OutputTarget | undefined;
   let outputProblem: unknown;
@@ -883,6 +887,12 @@ async function finish(ctx: Ctx, build: Resource, end: BuildEnd, result?: ExecRes
     redact: (text) => ctx.log.redact(text),
   });
   if (phase === 'Complete') ctx.log.line(`Build ${ctx.namespace}/${ctx.name} complete`);
+  // The one line a person watching `slipway up` needs per build: how it ended, and why.
+  const reason = patch.reason ? ` (${String(patch.reason)})` : '';
+  ctx.deps.logger.info(
+    { build: `${ctx.namespace}/${ctx.name}`, phase, reason: patch.reason },
+    `build ${ctx.namespace}/${ctx.name} ${phase}${reason}`,
+  );
   await ctx.log.flush();
   try {
     await setStatus(ctx, patch);
