@@ -4,12 +4,9 @@
  * Status naming the verb, resource and project, and nothing of another team's project
  * shows in a refusal or a list.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { cliRunner, type CliRun } from '../support/cli.js';
 import { startSlipway, type TestSlipway } from '../support/slipway.js';
 
 let s: TestSlipway;
@@ -81,26 +78,15 @@ function binding(role: string, user: string): Record<string, unknown> {
   };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'slipway-access-'));
-function cli(
-  token: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['bin/slipway.js', '--server', s.http.url, '--token', token, ...args],
-      {
-        env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, `${token.slice(-8)}.json`) },
-      },
+/** The CLI as one user: each user keeps their own credentials and current project. */
+const runners = new Map<string, ReturnType<typeof cliRunner>>();
+function cli(token: string, args: string[]): Promise<CliRun> {
+  if (!runners.has(token))
+    runners.set(
+      token,
+      cliRunner(() => ({ server: s.http.url, token })),
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
+  return runners.get(token)!(args);
 }
 
 beforeAll(async () => {

@@ -3,35 +3,17 @@
  * same stream and in a new one, by digest, and the ImageChange trigger it fires; bad
  * sources and destinations exit non-zero naming what is wrong.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { recordImageStreamTag } from '../../src/registry/image-streams.js';
+import { cliRunner } from '../support/cli.js';
 import { startSlipway, type TestSlipway } from '../support/slipway.js';
 
 let s: TestSlipway;
 const ns = `tag-${randomUUID().slice(0, 8)}`;
 const digest = `sha256:${'ab12'.repeat(16)}`;
-const dir = mkdtempSync(join(tmpdir(), 'slipway-tag-'));
 const IS = (name: string) => `/apis/image.openshift.io/v1/namespaces/${ns}/imagestreams/${name}`;
 
-function slipway(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['bin/slipway.js', '--server', s.http.url, '--token', s.token, '-n', ns, ...args],
-      { env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const slipway = cliRunner(() => ({ server: s.http.url, token: s.token, namespace: ns }));
 
 interface Stream {
   status: {

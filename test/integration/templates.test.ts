@@ -3,11 +3,11 @@
  * `slipway process` (file, stored, shared project, -p, --param-file, --parameters, -o yaml)
  * piped into `slipway apply -f -`, and the errors that create nothing.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cliRunner } from '../support/cli.js';
 import { startSlipway, type TestSlipway } from '../support/slipway.js';
 
 let s: TestSlipway;
@@ -26,27 +26,7 @@ afterAll(async () => {
   await s?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function slipway(args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['bin/slipway.js', '--server', s.http.url, '--token', s.token, '-n', ns, ...args],
-      { env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
+const slipway = cliRunner(() => ({ server: s.http.url, token: s.token, namespace: ns }));
 
 function template(name: string): Record<string, unknown> {
   return {
