@@ -174,7 +174,8 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 /**
  * What a scoped token may do. `deployer:{ns}/{dc}` (a Custom strategy's token) reads its
  * DeploymentConfig, asks for deploy steps of it, and reads and scales that config's
- * revisions (`{dc}-{N}`), nothing else. Other scopes are not restricted here.
+ * revisions (`{dc}-{N}`), nothing else. Users' scopes are checked against their roles
+ * (requireToken); other scopes are not restricted here.
  */
 export function scopeAllows(scope: string, method: string, path: string): boolean {
   const m = /^deployer:([^/]+)\/(.+)$/.exec(scope);
@@ -242,6 +243,9 @@ export function requireToken(tokens: TokenStore, roles?: RoleSource): RequestHan
           return next(new ForbiddenError(forbiddenMessage(scope, req.method, req.path)));
         }
         const user = userOfScope(scope);
+        // Only the three kinds of token exist; anything else (an empty user name) may do nothing.
+        if (scope !== 'admin' && user === undefined && !deployerScopeOf(scope))
+          return next(new ForbiddenError(`Forbidden: a token with scope "${scope}" may do nothing`));
         if (user !== undefined) {
           // A user's token without a way to read roles may do nothing: never everything.
           const refused = roles

@@ -307,3 +307,12 @@ test('deleting a project deletes everything in it, and nothing of it is left in 
     redis.disconnect();
   }
 });
+
+test('a token whose scope is none of the three kinds may do nothing', async () => {
+  for (const scope of ['user:', 'operator', 'deployer:']) {
+    const token = `odd-${randomUUID()}`;
+    await s.rt.tokens.add(token, scope, 60);
+    expect(await status(token, 'GET', BC(teamA))).toBe(403);
+    expect(await status(token, 'GET', '/apis/user.openshift.io/v1/users')).toBe(403);
+  }
+});
