@@ -3,12 +3,12 @@
  * apply, get, describe, start-build --follow, logs, cancel-build, delete, and the exit
  * codes and messages of bad input.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BASE_IMAGE, startGitDaemon, type GitServer } from '../support/stack.js';
+import { cliRunner } from '../support/cli.js';
 import { BUILD_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 
 let s: TestSlipway;
@@ -25,29 +25,12 @@ afterAll(async () => {
   await git?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function slipway(args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['bin/slipway.js', '--server', s.http.url, '--token', s.token, '-n', ns, ...args],
-      {
-        env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') },
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
+const slipway = cliRunner(() => ({
+  server: s.http.url,
+  token: s.token,
+  namespace: ns,
+  credentials: join(dir, 'none.json'),
+}));
 
 function manifest(name: string, repo: string): string {
   return `apiVersion: v1
@@ -157,18 +140,8 @@ test('bad input: an invalid resource names the field, an unknown kind is named, 
   const missing = await slipway(['get', 'bc/nope']);
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain('(404)');
-  const badToken = await new Promise<Run>((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['bin/slipway.js', '--server', s.http.url, '--token', 'wrong', 'get', 'bc'],
-      {
-        env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') },
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout: '', stderr }));
-  });
+  const wrongToken = cliRunner(() => ({ server: s.http.url, token: 'wrong' }));
+  const badToken = await wrongToken(['get', 'bc']);
   expect(badToken.code).toBe(1);
   expect(badToken.stderr).toContain('(401)');
 });
