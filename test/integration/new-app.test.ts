@@ -7,7 +7,7 @@
  * answering through the router after `expose`; `status` shows each path; `set env`
  * rolls the Node.js app out again; bad input fails with a message.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import Docker from 'dockerode';
 import { registerBuilderImages } from '../../src/registry/builder-streams.js';
 import { startDeployments, startRouter, type DeploymentsHandle } from '../../src/runtime.js';
 import type { RouterHandle } from '../../src/strategies/router.js';
+import { cliRunner } from '../support/cli.js';
 import { getViaRouter, removeNamespaceReplicas } from '../support/deploy.js';
 import { freePort, startGitDaemon, waitFor, type GitServer } from '../support/stack.js';
 import { startSlipway, type TestSlipway } from '../support/slipway.js';
@@ -31,27 +32,12 @@ let git: GitServer;
 let deployments: DeploymentsHandle;
 let router: RouterHandle;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function slipway(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['bin/slipway.js', '--server', s.http.url, '--token', s.token, '-n', ns, ...args],
-      { env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const slipway = cliRunner(() => ({
+  server: s.http.url,
+  token: s.token,
+  namespace: ns,
+  credentials: join(dir, 'none.json'),
+}));
 
 const NODE_APP = {
   'package.json': JSON.stringify({

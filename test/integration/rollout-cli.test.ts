@@ -6,7 +6,7 @@
  * What is asserted is what the user sees: exit codes, stdout/stderr, and what the Route
  * answers through the router.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { startDeployments, startRouter, type DeploymentsHandle } from '../../src/runtime.js';
 import type { RouterHandle } from '../../src/strategies/router.js';
+import { cliRunner, type CliRun } from '../support/cli.js';
 import { getViaRouter, removeNamespaceReplicas } from '../support/deploy.js';
 import { BASE_IMAGE, waitFor } from '../support/stack.js';
 import { startSlipway, type TestSlipway } from '../support/slipway.js';
@@ -29,27 +30,12 @@ let s: TestSlipway;
 let deployments: DeploymentsHandle;
 let router: RouterHandle;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function slipway(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['bin/slipway.js', '--server', s.http.url, '--token', s.token, '-n', ns, ...args],
-      { env: { ...process.env, SLIPWAY_CREDENTIALS: join(dir, 'none.json') } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const slipway = cliRunner(() => ({
+  server: s.http.url,
+  token: s.token,
+  namespace: ns,
+  credentials: join(dir, 'none.json'),
+}));
 
 const viaRouter = (): Promise<{ status: number; body: string }> => getViaRouter(router.url, HOST);
 
@@ -102,7 +88,7 @@ spec:
 `;
 }
 
-async function apply(version: string, timeoutSeconds?: number): Promise<Run> {
+async function apply(version: string, timeoutSeconds?: number): Promise<CliRun> {
   const file = join(dir, `web-${version}.yaml`);
   writeFileSync(file, manifests(version, timeoutSeconds));
   return slipway(['apply', '-f', file]);
