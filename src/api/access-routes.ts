@@ -12,14 +12,14 @@
  * Who may call what is decided before these routes run (src/api/auth.ts); a route only
  * narrows what a user sees (the project list).
  */
-import { Router, type Request, type Response } from 'express';
+import { Router, type Response } from 'express';
 import { InputError, NotFoundError } from '../core/errors.js';
 import { KINDS, type KindInfo, type Resource } from '../core/resource.js';
-import { quoteInput } from '../core/untrusted-input.js';
 import type { AccessStore } from '../store/access.js';
 import { ROLE_BINDING } from '../store/access.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { generateToken, userOfScope, type TokenStore } from './auth.js';
+import { requestBody } from './body.js';
 import type { ResourceHooks } from './resources.js';
 
 /** The name the cluster admin's token answers to, as OpenShift's `system:admin`. */
@@ -39,19 +39,6 @@ export interface AccessRoutesDeps {
 
 function list(kind: string, apiVersion: string, items: Resource[]): Record<string, unknown> {
   return { kind: `${kind}List`, apiVersion, metadata: {}, items };
-}
-
-function bodyObject(req: Request, kind: string): Record<string, unknown> {
-  const b: unknown = req.body;
-  if (!b || typeof b !== 'object' || Array.isArray(b))
-    throw new InputError(`a ${kind} must be an object`, { code: 400 });
-  const o = b as Record<string, unknown>;
-  if (o.kind !== undefined && o.kind !== kind)
-    throw new InputError(`kind ${quoteInput(o.kind)} is not ${kind}`, {
-      code: 400,
-      causes: [{ field: 'kind', message: `must be ${kind}` }],
-    });
-  return o;
 }
 
 function metadataName(o: Record<string, unknown>): string {
@@ -112,7 +99,7 @@ export function accessRouter(deps: AccessRoutesDeps): Router {
   });
 
   router.post('/apis/user.openshift.io/v1/users', async (req, res) => {
-    const o = bodyObject(req, 'User');
+    const o = requestBody(req.body, 'User', { required: true });
     res.status(201).json(await access.createUser(metadataName(o), optionalString(o, 'fullName')));
   });
 
@@ -181,12 +168,14 @@ export function accessRouter(deps: AccessRoutesDeps): Router {
   });
 
   router.post('/apis/project.openshift.io/v1/projectrequests', async (req, res) => {
-    const o = bodyObject(req, 'ProjectRequest');
+    const o = requestBody(req.body, 'ProjectRequest', { required: true });
     const name = metadataName(o);
     const user = userOfScope(scopeOf(res));
+    const displayName = optionalString(o, 'displayName');
+    const description = optionalString(o, 'description');
     const project = await access.createProject(name, {
-      ...(optionalString(o, 'displayName') ? { displayName: optionalString(o, 'displayName')! } : {}),
-      ...(optionalString(o, 'description') ? { description: optionalString(o, 'description')! } : {}),
+      ...(displayName ? { displayName } : {}),
+      ...(description ? { description } : {}),
       requester: user ?? CLUSTER_ADMIN,
     });
     if (user !== undefined) {

@@ -8,7 +8,7 @@
  */
 import express, { type RequestHandler } from 'express';
 import { InputError, PayloadTooLargeError } from '../core/errors.js';
-import { MAX_YAML_BYTES, parseJsonText, parseYamlText } from '../core/untrusted-input.js';
+import { MAX_YAML_BYTES, parseJsonText, parseYamlText, quoteInput } from '../core/untrusted-input.js';
 
 /** Every body; a manifest of 5 MiB is already far past any real one. YAML has a smaller one. */
 export const MAX_API_BODY_BYTES = 5 * 1024 * 1024;
@@ -101,3 +101,24 @@ export const singleQueryValues: RequestHandler = (req, _res, next) => {
   }
   next();
 };
+
+/**
+ * A request body that must be one object of `kind` (its `kind` may be left out): a 400
+ * naming the problem otherwise. An empty body is `{}` unless `required`.
+ */
+export function requestBody(
+  body: unknown,
+  kind: string,
+  options: { required?: boolean } = {},
+): Record<string, unknown> {
+  if ((body === undefined || body === null || body === '') && !options.required) return {};
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new InputError(`a ${kind} must be an object`, { code: 400 });
+  const b = body as Record<string, unknown>;
+  if (b.kind !== undefined && b.kind !== kind)
+    throw new InputError(`kind ${quoteInput(b.kind)} is not ${kind}`, {
+      code: 400,
+      causes: [{ field: 'kind', message: `must be ${kind}` }],
+    });
+  return b;
+}

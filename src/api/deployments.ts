@@ -20,6 +20,7 @@ import {
 } from '../strategies/deployment-controller.js';
 import type { BuildLogStore } from '../store/build-logs.js';
 import { deployerScopeOf, forbiddenMessage } from './auth.js';
+import { requestBody } from './body.js';
 import type { DeployerSteps } from '../strategies/deployer-steps.js';
 import { DEPLOYMENT_CONFIG, refreshConfigStatus } from '../strategies/rollout.js';
 import { REVISION_LABELS, revisionName, type ReplicationController } from '../strategies/target.js';
@@ -32,20 +33,6 @@ export interface DeploymentRoutesDeps extends DeployControlDeps {
   logs: BuildLogStore;
   /** Deploy-step requests, handed to the worker running the rollout. */
   steps: DeployerSteps;
-}
-
-function requestBody(body: unknown, kind: string): Record<string, unknown> {
-  if (body === undefined || body === null || body === '') return {};
-  if (typeof body !== 'object' || Array.isArray(body))
-    throw new InputError(`a ${kind} must be an object`, { code: 400 });
-  const b = body as Record<string, unknown>;
-  if (b.kind !== undefined && b.kind !== kind) {
-    throw new InputError(`kind ${quoteInput(b.kind)} is not ${kind}`, {
-      code: 400,
-      causes: [{ field: 'kind', message: `must be ${kind}` }],
-    });
-  }
-  return b;
 }
 
 function optionalBoolean(b: Record<string, unknown>, field: string): boolean | undefined {

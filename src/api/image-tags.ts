@@ -9,6 +9,7 @@ import { Router } from 'express';
 import { InputError } from '../core/errors.js';
 import { DNS1123_SUBDOMAIN, type Resource } from '../core/resource.js';
 import { quoteInput } from '../core/untrusted-input.js';
+import { requestBody } from './body.js';
 import { IMAGE_STREAM, recordImageStreamTag, resolveImageReference } from '../registry/image-streams.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { ImageChangeOutcome } from '../triggers/image-change-dispatch.js';
@@ -44,14 +45,7 @@ export function imageTagRouter(deps: ImageTagRoutesDeps): Router {
   const router = Router();
   router.post(IMAGE_STREAM_TAGS, async (req, res) => {
     const ns = req.params.ns!;
-    const body = req.body as Record<string, unknown> | undefined;
-    if (!body || typeof body !== 'object' || Array.isArray(body))
-      throw new InputError('an ImageStreamTag must be an object', { code: 400 });
-    if (body.kind !== undefined && body.kind !== 'ImageStreamTag')
-      throw new InputError(`kind ${quoteInput(body.kind)} is not ImageStreamTag`, {
-        code: 400,
-        causes: [{ field: 'kind', message: 'must be ImageStreamTag' }],
-      });
+    const body = requestBody(req.body, 'ImageStreamTag', { required: true });
     const { stream, tag } = destination((body.metadata as { name?: unknown } | undefined)?.name);
     const from = (body.tag as { from?: { kind?: unknown; name?: unknown; namespace?: unknown } } | undefined)
       ?.from;
