@@ -7,6 +7,7 @@
  * back, and the engine is left with no build containers and no `slipway-build/*` tags.
  */
 import { randomUUID } from 'node:crypto';
+import { watchEngine } from '../../src/builders/docker/index.js';
 import type { Resource } from '../../src/core/resource.js';
 import { BC_PATH, BUILD_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 import { BASE_IMAGE, startGitDaemon, waitFor, type GitServer } from '../support/stack.js';
@@ -99,9 +100,18 @@ afterAll(async () => {
       250,
     );
 
+    // A watch held open across the restart reports it though the engine answers again:
+    // a worker slow to read the build's last message still learns the engine went away.
+    const watch = await watchEngine(engine.docker);
     const stopped = Date.now();
     await engine.stop();
     await engine.start();
+    await waitFor('the watch to see the restart', async () => watch.lost(), 5000, 50);
+    watch.close();
+    const quiet = await watchEngine(engine.docker);
+    quiet.close();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(quiet.lost()).toBe(false);
     // Bounded: a build that hangs on the lost engine fails here.
     const ended = await waitFor(
       `${first} to end`,

@@ -113,16 +113,52 @@ async function engineAnswers(docker: Docker): Promise<boolean> {
 }
 
 /**
+ * A connection held open to the engine for the whole build (its event stream, filtered to
+ * daemon events, which are rare): the engine closes it when it stops. A restart can be
+ * over before a slow worker reads the build's last message, so asking the engine whether
+ * it answers at that point is not enough; a closed watch says it went away in between.
+ */
+export interface EngineWatch {
+  lost(): boolean;
+  close(): void;
+}
+
+export async function watchEngine(docker: Docker): Promise<EngineWatch> {
+  let lost = false;
+  let closing = false;
+  let stream: NodeJS.ReadableStream | undefined;
+  try {
+    stream = await docker.getEvents({ filters: { type: ['daemon'] } });
+  } catch {
+    // No watch: the ping below is all there is.
+  }
+  const gone = () => {
+    if (!closing) lost = true;
+  };
+  stream?.on('end', gone);
+  stream?.on('close', gone);
+  stream?.on('error', gone);
+  stream?.on('data', () => undefined);
+  return {
+    lost: () => lost,
+    close: () => {
+      closing = true;
+      (stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+    },
+  };
+}
+
+/**
  * Whether the engine went away under the build. An engine shutting down ends the builds
  * it runs with whatever it meets first (a network store it has just closed, or the step's
  * container killed: exit 137 or 143) while its API still answers for a few seconds, which
  * reads like a fault of the Dockerfile. A killed step gets `watchMs` to see the engine
- * stop answering; any other error is checked once.
+ * stop answering or the watch close; any other error is checked once.
  */
-async function engineGone(docker: Docker, watchMs: number): Promise<boolean> {
+async function engineGone(docker: Docker, watch: EngineWatch, watchMs: number): Promise<boolean> {
   const until = Date.now() + watchMs;
   for (;;) {
-    if (!(await engineAnswers(docker))) return true;
+    if (watch.lost() || !(await engineAnswers(docker))) return true;
     if (Date.now() >= until) return false;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -146,7 +182,7 @@ export function dockerfileFault(detail: string): boolean {
 }
 
 export const dockerBuilder: Builder = async (input: BuilderInput): Promise<BuilderResult> => {
-  const { docker, spec, log, signal, tag } = input;
+  const { docker, spec } = input;
   const strategy = spec.strategy.dockerStrategy ?? {};
   const dockerfile = prepareDockerfile(input);
   const buildargs: Record<string, string> = {};
@@ -162,6 +198,22 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
     // Docker's predefined proxy ARGs reach RUN steps without touching the image.
     if (/^(https?_proxy|no_proxy)$/i.test(e.name)) buildargs[e.name] = e.value ?? '';
   }
+  const watch = await watchEngine(docker);
+  try {
+    return await runDockerBuild(input, watch, dockerfile, buildargs);
+  } finally {
+    watch.close();
+  }
+};
+
+async function runDockerBuild(
+  input: BuilderInput,
+  watch: EngineWatch,
+  dockerfile: string,
+  buildargs: Record<string, string>,
+): Promise<BuilderResult> {
+  const { docker, spec, log, signal, tag } = input;
+  const strategy = spec.strategy.dockerStrategy ?? {};
   // Symbolic links go into the context as links (never their targets): the engine
   // resolves them inside the context, so a link to a host file carries nothing of it.
   const context = tar.pack(input.contextDir, { dereference: false }) as unknown as NodeJS.ReadableStream;
@@ -204,7 +256,7 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
         if (partial) log(partial);
         const detail = (msg.errorDetail?.message ?? msg.error ?? 'unknown error').trim();
         log(`error: ${detail}`);
-        if (!signal.aborted && (await engineGone(docker, dockerfileFault(detail) ? 0 : 5000))) {
+        if (!signal.aborted && (await engineGone(docker, watch, dockerfileFault(detail) ? 0 : 5000))) {
           throw new BuildFailure('DockerBuildFailed', `${ENGINE_GONE}: ${step ? `${step}: ` : ''}${detail}`, {
             phase: 'Error',
           });
@@ -215,7 +267,7 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
   } catch (err) {
     if (signal.aborted) throw new BuildCancelled('build cancelled', { cause: err });
     if (err instanceof BuildFailure) throw err;
-    const gone = await engineGone(docker, 0);
+    const gone = await engineGone(docker, watch, 0);
     throw new BuildFailure(
       'DockerBuildFailed',
       `${gone ? `${ENGINE_GONE}; ` : ''}lost the build output from the Docker engine: ${errorMessage(err)}`,
@@ -239,4 +291,4 @@ export const dockerBuilder: Builder = async (input: BuilderInput): Promise<Build
     });
   }
   return { imageId };
-};
+}
