@@ -8,6 +8,7 @@
  *   GET    /apis/user.openshift.io/v1/users/~                who the token belongs to
  *   GET|POST /apis/user.openshift.io/v1/users, GET|DELETE …/users/NAME   (cluster admin)
  *   POST|DELETE /apis/slipway.dev/v1/users/NAME/tokens       issue (printed once) or revoke all
+ *   POST   /apis/authorization.k8s.io/v1/selfsubjectaccessreviews   may I? (the web UI's buttons)
  *
  * Who may call what is decided before these routes run (src/api/auth.ts); a route only
  * narrows what a user sees (the project list).
@@ -18,7 +19,8 @@ import { KINDS, type KindInfo, type Resource } from '../core/resource.js';
 import type { AccessStore } from '../store/access.js';
 import { ROLE_BINDING } from '../store/access.js';
 import type { ResourceStore } from '../store/resource-store.js';
-import { generateToken, userOfScope, type TokenStore } from './auth.js';
+import { decideForUser, generateToken, userOfScope, type TokenStore } from './auth.js';
+import type { RequestAttributes } from './authorization.js';
 import { requestBody } from './body.js';
 import type { ResourceHooks } from './resources.js';
 
@@ -39,6 +41,50 @@ export interface AccessRoutesDeps {
 
 function list(kind: string, apiVersion: string, items: Resource[]): Record<string, unknown> {
   return { kind: `${kind}List`, apiVersion, metadata: {}, items };
+}
+
+const REVIEW_FIELDS = ['namespace', 'verb', 'group', 'resource', 'subresource', 'name'] as const;
+const REVIEW_VERBS = new Set(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']);
+
+/**
+ * A SelfSubjectAccessReview's `spec.resourceAttributes` as the authorizer reads a request;
+ * a 400 naming the field when one is missing or not a short string.
+ */
+function reviewAttributes(o: Record<string, unknown>): RequestAttributes {
+  const spec = o.spec as { resourceAttributes?: unknown } | undefined;
+  const ra = spec?.resourceAttributes;
+  if (!ra || typeof ra !== 'object' || Array.isArray(ra))
+    throw new InputError(
+      'spec.resourceAttributes is required: the verb, resource and namespace to ask about',
+      {
+        code: 400,
+        causes: [{ field: 'spec.resourceAttributes', message: 'Required value' }],
+      },
+    );
+  const given = ra as Record<string, unknown>;
+  const attrs: Record<string, string> = {};
+  for (const f of REVIEW_FIELDS) {
+    const v = given[f];
+    if (v === undefined || v === '') continue;
+    if (typeof v !== 'string' || v.length > 253)
+      throw new InputError(`spec.resourceAttributes.${f} must be a string of at most 253 characters`, {
+        code: 400,
+        causes: [{ field: `spec.resourceAttributes.${f}`, message: 'must be a string' }],
+      });
+    attrs[f] = v;
+  }
+  const { verb, resource } = attrs;
+  if (!verb || !REVIEW_VERBS.has(verb))
+    throw new InputError(`spec.resourceAttributes.verb must be one of ${[...REVIEW_VERBS].join(', ')}`, {
+      code: 400,
+      causes: [{ field: 'spec.resourceAttributes.verb', message: 'Unsupported value' }],
+    });
+  if (!resource)
+    throw new InputError('spec.resourceAttributes.resource is required', {
+      code: 400,
+      causes: [{ field: 'spec.resourceAttributes.resource', message: 'Required value' }],
+    });
+  return { ...attrs, verb, resource, group: attrs.group ?? '' };
 }
 
 function metadataName(o: Record<string, unknown>): string {
@@ -92,6 +138,24 @@ export function accessRouter(deps: AccessRoutesDeps): Router {
     const found = await access.getUser(user);
     if (!found) throw new NotFoundError(`users.user.openshift.io "${user}" not found`);
     res.json(found);
+  });
+
+  // Kubernetes' "may I?": the answer is the same decision the request itself would meet.
+  router.post('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', async (req, res) => {
+    const o = requestBody(req.body, 'SelfSubjectAccessReview', { required: true });
+    const attrs = reviewAttributes(o);
+    const user = userOfScope(scopeOf(res));
+    const decision =
+      user === undefined ? ({ allowed: true } as const) : await decideForUser(access, user, attrs);
+    res.status(201).json({
+      kind: 'SelfSubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      metadata: {},
+      spec: { resourceAttributes: { ...attrs } },
+      status: decision.allowed
+        ? { allowed: true }
+        : { allowed: false, denied: true, reason: decision.message },
+    });
   });
 
   router.get('/apis/user.openshift.io/v1/users', async (_req, res) => {

@@ -10,7 +10,7 @@ import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
 import type { ProjectRole } from '../core/roles.js';
-import { authorizeUser, requestAttributes } from './authorization.js';
+import { authorizeUser, requestAttributes, type Decision, type RequestAttributes } from './authorization.js';
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -212,9 +212,24 @@ export interface RoleSource {
 }
 
 /**
- * What a user's token may do: the request as Kubernetes' authorizer reads it, against the
- * user's role in the project it names (src/api/authorization.ts).
+ * The decision for a user's request, read as Kubernetes' authorizer reads it: against the
+ * user's role in the project the request names (src/api/authorization.ts). The API's own
+ * check and the access reviews the web UI asks (which buttons to offer) both come here,
+ * so the page can never offer what the server would refuse, nor hide what it allows.
  */
+export async function decideForUser(
+  roles: RoleSource,
+  user: string,
+  attrs: RequestAttributes,
+): Promise<Decision> {
+  const project =
+    attrs.namespace ??
+    (attrs.group === 'project.openshift.io' && attrs.resource === 'projects' ? attrs.name : undefined);
+  const role = project === undefined ? undefined : await roles.roleOf(user, project);
+  return authorizeUser(user, attrs, role);
+}
+
+/** What a user's token may do with this request; the refusal's message, or undefined. */
 async function userAllowed(
   roles: RoleSource,
   user: string,
@@ -222,11 +237,7 @@ async function userAllowed(
 ): Promise<string | undefined> {
   const attrs = requestAttributes(req.method, req.path, req.query);
   if (!attrs) return `Forbidden: User "${user}" may not ${req.method} ${req.path}`;
-  const project =
-    attrs.namespace ??
-    (attrs.group === 'project.openshift.io' && attrs.resource === 'projects' ? attrs.name : undefined);
-  const role = project === undefined ? undefined : await roles.roleOf(user, project);
-  const decision = authorizeUser(user, attrs, role);
+  const decision = await decideForUser(roles, user, attrs);
   return decision.allowed ? undefined : decision.message;
 }
 

@@ -104,6 +104,14 @@ export function userMayUseClusterPath(a: RequestAttributes): boolean {
   if (a.group === 'user.openshift.io' && a.resource === 'users' && a.name === '~' && a.verb === 'get')
     return true;
   if (a.group === 'slipway.dev' && a.resource === 'serverinfo' && a.verb === 'get') return true;
+  // "May I…?" (kubectl auth can-i, the web UI's buttons): the answer is about the caller only.
+  if (
+    a.group === 'authorization.k8s.io' &&
+    a.resource === 'selfsubjectaccessreviews' &&
+    a.verb === 'create' &&
+    a.name === undefined
+  )
+    return true;
   return false;
 }
 

@@ -100,11 +100,31 @@ function parseEvent(block) {
 }
 
 /**
+ * Which of `checks` (key → the verb, group, resource and subresource of a request) this
+ * token may do in `ns`, as key → true/false: Kubernetes' SelfSubjectAccessReview, the
+ * same decision the request itself would meet on the server.
+ */
+export async function accessReviews(ns, checks) {
+  const answers = await Promise.all(
+    Object.entries(checks).map(async ([key, attrs]) => {
+      const review = await postJson('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+        kind: 'SelfSubjectAccessReview',
+        apiVersion: 'authorization.k8s.io/v1',
+        spec: { resourceAttributes: { namespace: ns, ...attrs } },
+      });
+      return [key, review.status?.allowed === true];
+    }),
+  );
+  return Object.fromEntries(answers);
+}
+
+/**
  * Follows the namespace's changes until `signal` aborts: `onSync` after each (re)connect,
  * once the server's subscription is live (list then), `onChange({type, object})` for each
- * change, `onState('live'|'reconnecting')`. A dropped stream is reopened after a pause.
+ * change, `onState('live'|'reconnecting')`. A dropped stream is reopened after a pause;
+ * a refused one (403: no role in the namespace) ends with `onRefused(error)`.
  */
-export async function watchNamespace(ns, { signal, onSync, onChange, onState }) {
+export async function watchNamespace(ns, { signal, onSync, onChange, onState, onRefused }) {
   const path = `/apis/slipway.dev/v1/namespaces/${encodeURIComponent(ns)}/events`;
   while (!signal.aborted) {
     try {
@@ -129,6 +149,11 @@ export async function watchNamespace(ns, { signal, onSync, onChange, onState }) 
       }
     } catch (err) {
       if (signal.aborted || (err instanceof ApiError && err.status === 401)) return;
+      // No role in the namespace: asking again every two seconds would only be refused again.
+      if (err instanceof ApiError && err.status === 403) {
+        onRefused(err);
+        return;
+      }
       console.warn('event stream:', err);
     }
     if (signal.aborted) return;

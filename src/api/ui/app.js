@@ -1,10 +1,22 @@
 /**
- * The dashboard: sign-in, the namespace's live cache, the path router and the pages.
- * Pages are functions of the cache that return fresh nodes; a change from the event
- * stream re-renders the page's live part, while logs keep streaming into their own node.
+ * The dashboard: sign-in, the caller's projects, the namespace's live cache, the path
+ * router and the pages. Pages are functions of the cache that return fresh nodes; a change
+ * from the event stream re-renders the page's live part, while logs keep streaming into
+ * their own node. What a token may see and do is the server's to say: a refused namespace
+ * shows the refusal, and buttons the role does not allow are disabled (docs/dashboard.md).
  */
 import { appendAnsi, newAnsiState } from './ansi.js';
-import { ApiError, api, apiPath, getJson, postJson, streamText, token, watchNamespace } from './api.js';
+import {
+  ApiError,
+  accessReviews,
+  api,
+  apiPath,
+  getJson,
+  postJson,
+  streamText,
+  token,
+  watchNamespace,
+} from './api.js';
 import { badge, copyText, el, field, link, morph, table } from './dom.js';
 import {
   KINDS,
@@ -29,12 +41,47 @@ const nsInput = document.getElementById('ns');
 const nav = document.getElementById('nav');
 const live = document.getElementById('live');
 const signout = document.getElementById('signout');
+const projectList = document.getElementById('projects');
 
 const ui = (ns, ...rest) =>
   ['/ui/namespaces', encodeURIComponent(ns), ...rest.map(encodeURIComponent)].join('/');
 const shortDigest = (d) => (d ? d.replace(/^sha256:/, '').slice(0, 12) : '');
 const firstLine = (s) => String(s ?? '').split('\n')[0];
 const TERMINAL = ['Complete', 'Failed', 'Error', 'Cancelled'];
+const PROJECTS = '/apis/project.openshift.io/v1/projects';
+
+/**
+ * What each button of the dashboard asks the server to do, as the authorizer reads it.
+ * The page asks before offering a button (accessReviews) and disables what the token's
+ * role in the namespace does not allow; the server checks every request again anyway.
+ */
+const ACTIONS = {
+  startBuild: {
+    verb: 'create',
+    group: 'build.openshift.io',
+    resource: 'buildconfigs',
+    subresource: 'instantiate',
+  },
+  cancelBuild: { verb: 'create', group: 'build.openshift.io', resource: 'builds', subresource: 'cancel' },
+  rollout: {
+    verb: 'create',
+    group: 'apps.openshift.io',
+    resource: 'deploymentconfigs',
+    subresource: 'instantiate',
+  },
+  rollback: {
+    verb: 'create',
+    group: 'apps.openshift.io',
+    resource: 'deploymentconfigs',
+    subresource: 'rollback',
+  },
+  cancelRollout: {
+    verb: 'create',
+    group: 'apps.openshift.io',
+    resource: 'deploymentconfigs',
+    subresource: 'cancel',
+  },
+};
 
 /** The signed-in session of one namespace: its cache, its stream, the server's info. */
 let session;
@@ -46,8 +93,44 @@ function scheduleRender() {
   if (renderTimer) return;
   renderTimer = setTimeout(() => {
     renderTimer = undefined;
-    if (page?.live) morph(page.live, page.render());
+    if (page?.live) morph(page.live, renderPage());
   }, 40);
+}
+
+/** The page's live part, or what the server said when it refused the namespace. */
+function renderPage() {
+  if (!page.ns || session?.ns !== page.ns || !session.refused) return page.render();
+  return [
+    el(
+      'section',
+      { className: 'refusal', role: 'alert' },
+      el('h2', { textContent: `No access to namespace "${page.ns}"` }),
+      el('p', { id: 'refused', className: 'error', textContent: session.refused }),
+      el('p', {
+        className: 'muted',
+        textContent: 'A project admin can give you a role in it; your projects are listed under Projects.',
+      }),
+      link('/ui', 'Your projects'),
+    ),
+  ];
+}
+
+/** Whether the signed-in token may do `action` (a key of ACTIONS) here; true until the server said. */
+const may = (action) => session?.can[action] !== false;
+
+/** A button's props, disabled with the reason when the token's role does not allow `action`. */
+function allowedTo(action, props = {}) {
+  if (may(action)) return props;
+  return {
+    ...props,
+    disabled: true,
+    title: `Your role in namespace "${session.ns}" does not allow this`,
+  };
+}
+
+/** Offers the caller's projects in the namespace field. */
+function fillProjectList(projects) {
+  projectList.replaceChildren(...projects.map((p) => el('option', { value: p.metadata.name })));
 }
 
 const RESYNC_MS = 60_000;
@@ -60,6 +143,10 @@ function startSession(ns) {
     abort: new AbortController(),
     info: undefined,
     loaded: false,
+    /** What the token may do here (ACTIONS' keys); empty until the server answered. */
+    can: {},
+    /** The server's words when it refused the namespace (no role in it). */
+    refused: undefined,
     revisionTimers: new Map(),
     resync: undefined,
   };
@@ -73,9 +160,22 @@ function startSession(ns) {
     ).items;
     s.cache.put('ReplicationController', items);
   };
+  const refuse = (err) => {
+    s.refused = err.message;
+    live.className = 'live refused';
+    live.textContent = '⊘ no access';
+    scheduleRender();
+  };
+  const failed = (err) => (err instanceof ApiError && err.status === 403 ? refuse(err) : showError(err));
   const load = async () => {
     const kinds = Object.entries(KINDS).filter(([k]) => k !== 'ReplicationController');
+    // Asked on every list, as roles can change while the page is open.
+    const can = accessReviews(ns, ACTIONS).then(
+      (answer) => (s.can = answer),
+      (err) => console.warn('access review:', err),
+    );
     const lists = await Promise.all(kinds.map(([, plural]) => getJson(apiPath(ns, plural))));
+    await can;
     kinds.forEach(([kind], i) => s.cache.put(kind, lists[i].items, { replaceAll: true }));
     await Promise.all(s.cache.all('DeploymentConfig').map((dc) => loadRevisions(dc.metadata.name)));
     s.info ??= await getJson('/apis/slipway.dev/v1/serverinfo').catch(() => undefined);
@@ -88,9 +188,10 @@ function startSession(ns) {
       // Pub/sub does not replay what a server's subscription missed while Redis was away:
       // list again now and then, as informers resync.
       clearInterval(s.resync);
-      s.resync = setInterval(() => load().catch(showError), RESYNC_MS);
-      return load().catch(showError);
+      s.resync = setInterval(() => load().catch(failed), RESYNC_MS);
+      return load().catch(failed);
     },
+    onRefused: refuse,
     onState: (state) => {
       live.className = `live ${state}`;
       live.textContent = state === 'live' ? '● live' : '○ reconnecting';
@@ -104,7 +205,7 @@ function startSession(ns) {
         clearTimeout(s.revisionTimers.get(name));
         s.revisionTimers.set(
           name,
-          setTimeout(() => loadRevisions(name).then(scheduleRender, showError), 250),
+          setTimeout(() => loadRevisions(name).then(scheduleRender, failed), 250),
         );
       }
       page?.onChange?.(change);
@@ -141,7 +242,8 @@ function actionButton(text, action, props = {}) {
           notice.textContent = `${text}: ${err.message}`;
           notice.className = 'notice error';
         } finally {
-          button.disabled = false;
+          // Back as offered: a button the role does not allow stays disabled after a forced try.
+          button.disabled = props.disabled === true;
         }
       },
     },
@@ -374,10 +476,14 @@ function buildPage(ns, name) {
         ),
         TERMINAL.includes(s.phase)
           ? undefined
-          : actionButton('Cancel build', async () => {
-              await postJson(`${apiPath(ns, 'builds', name)}/cancel`, {});
-              return 'cancelling';
-            }),
+          : actionButton(
+              'Cancel build',
+              async () => {
+                await postJson(`${apiPath(ns, 'builds', name)}/cancel`, {});
+                return 'cancelling';
+              },
+              allowedTo('cancelBuild', { id: 'cancel-build' }),
+            ),
       ].filter(Boolean);
     },
     onChange(change) {
@@ -449,14 +555,18 @@ function buildConfigPage(ns, name) {
           'h2',
           {},
           `Build config ${name} `,
-          actionButton('Start build', async () => {
-            const b = await postJson(`${apiPath(ns, 'buildconfigs', name)}/instantiate`, {
-              kind: 'BuildRequest',
-              apiVersion: 'build.openshift.io/v1',
-              metadata: { name },
-            });
-            return `started ${b.metadata.name}`;
-          }),
+          actionButton(
+            'Start build',
+            async () => {
+              const b = await postJson(`${apiPath(ns, 'buildconfigs', name)}/instantiate`, {
+                kind: 'BuildRequest',
+                apiVersion: 'build.openshift.io/v1',
+                metadata: { name },
+              });
+              return `started ${b.metadata.name}`;
+            },
+            allowedTo('startBuild', { id: 'start-build' }),
+          ),
         ),
         el(
           'div',
@@ -544,7 +654,7 @@ function deploymentConfigPage(ns, name) {
                 });
                 return `revision ${r.status?.latestVersion ?? '?'} started`;
               },
-              { id: 'rollout' },
+              allowedTo('rollout', { id: 'rollout' }),
             ),
             actionButton(
               'Roll back',
@@ -558,10 +668,10 @@ function deploymentConfigPage(ns, name) {
                 const off = r.rollback?.disabledTriggers ?? [];
                 return `rolled back to ${r.rollback?.to ?? '?'}${off.length ? `; image triggers turned off: ${off.join(', ')}` : ''}`;
               },
-              {
+              allowedTo('rollback', {
                 id: 'rollback',
                 disabled: !revisions.some((rc) => rc !== serving && revisionPhase(rc) === 'Complete'),
-              },
+              }),
             ),
             actionButton(
               'Cancel',
@@ -569,7 +679,7 @@ function deploymentConfigPage(ns, name) {
                 await postJson(`${dcPath}/cancel`, {});
                 return 'cancelling';
               },
-              { id: 'cancel', disabled: !inProgress },
+              allowedTo('cancelRollout', { id: 'cancel', disabled: !inProgress }),
             ),
           ),
         ),
@@ -669,15 +779,19 @@ function deploymentConfigPage(ns, name) {
                   on: { click: () => follow(revisionNumber(rc)) },
                 }),
                 rc !== serving && phase === 'Complete'
-                  ? actionButton('Roll back to this', async () => {
-                      const r = await postJson(`${dcPath}/rollback`, {
-                        kind: 'DeploymentConfigRollback',
-                        apiVersion: 'apps.openshift.io/v1',
-                        name,
-                        spec: { revision: revisionNumber(rc) },
-                      });
-                      return `rolled back to ${r.rollback?.to ?? rc.metadata.name}`;
-                    })
+                  ? actionButton(
+                      'Roll back to this',
+                      async () => {
+                        const r = await postJson(`${dcPath}/rollback`, {
+                          kind: 'DeploymentConfigRollback',
+                          apiVersion: 'apps.openshift.io/v1',
+                          name,
+                          spec: { revision: revisionNumber(rc) },
+                        });
+                        return `rolled back to ${r.rollback?.to ?? rc.metadata.name}`;
+                      },
+                      allowedTo('rollback'),
+                    )
                   : undefined,
               ),
             );
@@ -734,6 +848,60 @@ function imageStreamsPage(ns, only) {
   };
 }
 
+/** The projects where the token has a role (every project for the cluster admin). */
+function projectsPage() {
+  const state = { projects: undefined, error: undefined };
+  getJson(PROJECTS).then(
+    (list) => {
+      state.projects = list.items;
+      fillProjectList(list.items);
+      scheduleRender();
+    },
+    (err) => {
+      state.error = err;
+      scheduleRender();
+    },
+  );
+  return {
+    title: 'Projects',
+    render() {
+      if (state.error)
+        return [el('p', { className: 'error', textContent: `Projects: ${state.error.message}` })];
+      if (!state.projects) return loading();
+      if (!state.projects.length)
+        return [
+          el('h2', { textContent: 'Projects' }),
+          el('p', {
+            className: 'muted',
+            textContent:
+              'You have no role in any project yet: ask a project admin for one, or make a project with slipway new-project NAME. A namespace without a project opens from the Namespace field.',
+          }),
+        ];
+      return [
+        el('h2', { textContent: 'Projects' }),
+        el(
+          'ul',
+          { id: 'project-list', className: 'projects' },
+          ...state.projects.map((p) => {
+            const notes = p.metadata.annotations ?? {};
+            return el(
+              'li',
+              { dataset: { project: p.metadata.name } },
+              link(ui(p.metadata.name), p.metadata.name),
+              notes['openshift.io/display-name']
+                ? el('span', { textContent: ` ${notes['openshift.io/display-name']}` })
+                : undefined,
+              notes['openshift.io/description']
+                ? el('span', { className: 'muted', textContent: ` — ${notes['openshift.io/description']}` })
+                : undefined,
+            );
+          }),
+        ),
+      ];
+    },
+  };
+}
+
 // ---------------------------------------------------------------- routing
 
 function signIn() {
@@ -769,21 +937,42 @@ function parsePath() {
   return { ns: parts[2], kind: parts[3], name: parts[4] };
 }
 
+/** Shows `next` as the page on screen. */
+function show(next) {
+  page?.close?.();
+  page = next;
+  page.live = el('div', { className: 'live-part' });
+  notice.textContent = '';
+  main.replaceChildren(notice, page.live, ...(page.after ?? []));
+  page.live.replaceChildren(...renderPage());
+}
+
 function route() {
   if (!token.get()) return signIn();
+  signout.hidden = false;
   const where = parsePath();
   if (!where) {
-    const ns = sessionStorage.getItem('slipwayNamespace') || 'default';
-    history.replaceState(null, '', ui(ns));
-    return route();
+    // /ui: the projects this token has a role in, to pick one from.
+    if (location.pathname !== '/ui') history.replaceState(null, '', '/ui');
+    session?.abort.abort();
+    session = undefined;
+    live.className = 'live';
+    live.textContent = '';
+    nsInput.value = '';
+    nav.replaceChildren(link('/ui', 'Projects', { className: 'current' }));
+    document.title = 'Projects · Slipway';
+    return show(projectsPage());
   }
   const { ns, kind, name } = where;
-  sessionStorage.setItem('slipwayNamespace', ns);
   nsInput.value = ns;
-  signout.hidden = false;
-  if (session?.ns !== ns) startSession(ns);
-  page?.close?.();
-  page =
+  if (session?.ns !== ns) {
+    startSession(ns);
+    getJson(PROJECTS).then(
+      (list) => fillProjectList(list.items),
+      (err) => console.warn('projects:', err),
+    );
+  }
+  const next =
     kind === 'builds' && name
       ? buildPage(ns, name)
       : kind === 'buildconfigs' && name
@@ -793,15 +982,14 @@ function route() {
           : kind === 'imagestreams'
             ? imageStreamsPage(ns, name)
             : overviewPage(ns);
-  document.title = `${page.title} · ${ns} · Slipway`;
+  next.ns = ns;
+  document.title = `${next.title} · ${ns} · Slipway`;
   nav.replaceChildren(
     link(ui(ns), 'Applications', { className: kind ? '' : 'current' }),
     link(ui(ns, 'imagestreams'), 'Image streams', { className: kind === 'imagestreams' ? 'current' : '' }),
+    link('/ui', 'Projects'),
   );
-  page.live = el('div', { className: 'live-part' });
-  notice.textContent = '';
-  main.replaceChildren(notice, page.live, ...(page.after ?? []));
-  page.live.replaceChildren(...page.render());
+  show(next);
 }
 
 nsInput.addEventListener('change', () => {
