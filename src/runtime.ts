@@ -62,6 +62,7 @@ import type { ImageStreamTagUpdate } from './triggers/image-change.js';
 import { RedisBuildFingerprints } from './store/build-fingerprints.js';
 import { RedisImageProvenance } from './store/image-provenance.js';
 import { RedisBuildConfigIndex } from './store/redis-buildconfig-index.js';
+import { RedisPushIntake } from './store/push-intake.js';
 
 export interface Runtime {
   config: SlipwayConfig;
@@ -279,7 +280,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     config: rt.config,
     store: rt.store,
     claims: new RedisDeliveryClaims(ingestRedis, rt.prefix),
-    index: new RedisBuildConfigIndex(ingestRedis, rt.prefix),
+    intake: new RedisPushIntake(ingestRedis, rt.prefix, new RedisBuildConfigIndex(ingestRedis, rt.prefix)),
     redisConnected: () => rt.redis.status === 'ready',
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
     dispatchImageChange: (update) => rt.dispatchImageChange(update),

@@ -21,8 +21,8 @@ import { httpRequests, webhookDeliveries } from '../core/metrics.js';
 import type { Resource } from '../core/resource.js';
 import type { BuildRequest } from '../queue/instantiate.js';
 import type { DeliveryClaims } from '../store/delivery-claims.js';
+import type { PushIntake } from '../store/push-intake.js';
 import type { ResourceStore } from '../store/resource-store.js';
-import type { BuildConfigIndex } from '../triggers/buildconfig-index.js';
 import type { ImageChangeOutcome } from '../triggers/image-change-dispatch.js';
 import type { ImageStreamTagUpdate } from '../triggers/image-change.js';
 import {
@@ -49,8 +49,8 @@ export interface WebhookRoutesDeps {
   config: Pick<SlipwayConfig, 'githubSecret' | 'registryNotifyToken'>;
   store: ResourceStore;
   claims: DeliveryClaims;
-  /** BuildConfigs by repository, for the org endpoint. */
-  index: BuildConfigIndex;
+  /** The org endpoint's claim and BuildConfigs-by-repository lookup (src/store/push-intake.ts). */
+  intake: PushIntake;
   /** How builds start (the runtime's instantiate, with run policies). */
   instantiate: (namespace: string, buildConfig: string, request: BuildRequest) => Promise<Resource>;
   /** Fires the ImageChange triggers of a tag update (src/triggers/image-change-dispatch.ts). */
@@ -228,7 +228,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): WebhookRoutes {
     ? createGitHubOrgReceiver({ secret: deps.config.githubSecret })
     : undefined;
   const delivery = { store, claims, instantiate: deps.instantiate, logger };
-  const orgDeps = { ...delivery, receiver, index: deps.index };
+  const orgDeps = { ...delivery, receiver, intake: deps.intake };
   const registryDeps = {
     store,
     claims,

@@ -24,6 +24,20 @@ export interface DeliveryClaims {
   releaseDelivery(id: string): Promise<void>;
 }
 
+/** The Redis key that holds a delivery's claim. */
+export function deliveryClaimKey(prefix: string, id: string): string {
+  return `${prefix}:delivery:${id}`;
+}
+
+/** Checks a claim's arguments: an empty id or a TTL that is not a positive integer is a bug. */
+export function checkClaim(id: string, ttlSeconds: number): void {
+  if (id === '')
+    throw new TypeError('claimDelivery: the delivery id is empty; pass the X-GitHub-Delivery (or event) id');
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
+    throw new RangeError(`claimDelivery: ttlSeconds must be a positive integer, got ${ttlSeconds}`);
+  }
+}
+
 export class RedisDeliveryClaims implements DeliveryClaims {
   constructor(
     private readonly redis: Redis,
@@ -31,17 +45,11 @@ export class RedisDeliveryClaims implements DeliveryClaims {
   ) {}
 
   private key(id: string): string {
-    return `${this.prefix}:delivery:${id}`;
+    return deliveryClaimKey(this.prefix, id);
   }
 
   async claimDelivery(id: string, ttlSeconds = DEFAULT_DELIVERY_TTL_SECONDS): Promise<boolean> {
-    if (id === '')
-      throw new TypeError(
-        'claimDelivery: the delivery id is empty; pass the X-GitHub-Delivery (or event) id',
-      );
-    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
-      throw new RangeError(`claimDelivery: ttlSeconds must be a positive integer, got ${ttlSeconds}`);
-    }
+    checkClaim(id, ttlSeconds);
     // SET NX EX is one atomic command: two servers racing on one id get one "OK".
     const result = await this.redis.set(this.key(id), new Date().toISOString(), 'EX', ttlSeconds, 'NX');
     return result === 'OK';

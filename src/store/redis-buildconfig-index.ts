@@ -90,7 +90,7 @@ export class RedisBuildConfigIndex implements BuildConfigIndex {
    * with WHATWG URL) cost as much as the rest of a lookup, and an org's pushes name the
    * same repositories again and again: remembered, up to a bound.
    */
-  private setKeysOf(repoUrls: readonly string[]): string[] {
+  repositorySetKeys(repoUrls: readonly string[]): string[] {
     const cacheKey = JSON.stringify(repoUrls);
     let keys = this.setKeys.get(cacheKey);
     if (keys === undefined) {
@@ -105,7 +105,7 @@ export class RedisBuildConfigIndex implements BuildConfigIndex {
   }
 
   async lookup(repoUrls: readonly string[]): Promise<ObjectKey[]> {
-    const keys = this.setKeysOf(repoUrls);
+    const keys = this.repositorySetKeys(repoUrls);
     if (keys.length === 0) return [];
     const members =
       keys.length === 1 ? await this.redis.smembers(keys[0]!) : await this.redis.sunion(...keys);

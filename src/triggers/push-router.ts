@@ -5,7 +5,7 @@
 import type { Resource } from '../core/resource.js';
 import type { BuildConfigIndex } from './buildconfig-index.js';
 import { routePush, type RoutedBuild, type SkippedBuildConfig } from './push-decision.js';
-import type { PushEvent } from './types.js';
+import type { ObjectKey, PushEvent } from './types.js';
 
 export interface PushRouting {
   builds: RoutedBuild[];
@@ -24,14 +24,24 @@ export async function findBuildsForPush(input: {
   index: BuildConfigIndex;
   getBuildConfig(namespace: string, name: string): Promise<Resource | undefined>;
 }): Promise<PushRouting> {
-  const keys = await input.index.lookup(input.push.repoUrls);
+  const candidates = await input.index.lookup(input.push.repoUrls);
+  return routeCandidates({ push: input.push, candidates, getBuildConfig: input.getBuildConfig });
+}
+
+/** The routing step after the lookup: the candidates the index named, read and decided. */
+export async function routeCandidates(input: {
+  push: PushEvent;
+  candidates: readonly ObjectKey[];
+  getBuildConfig(namespace: string, name: string): Promise<Resource | undefined>;
+}): Promise<PushRouting> {
+  const keys = input.candidates;
   // Most of an org's pushes name a repository no BuildConfig uses: routePush would only
   // normalise the push's URLs again (a WHATWG URL parse each) to decide nothing.
   if (keys.length === 0) return { builds: [], skipped: [], candidates: 0 };
   const loaded = await Promise.all(
     keys.map(async (k) => ({ key: k, bc: await input.getBuildConfig(k.namespace, k.name) })),
   );
-  const present = loaded.filter((l): l is { key: (typeof keys)[number]; bc: Resource } => l.bc !== undefined);
+  const present = loaded.filter((l): l is { key: ObjectKey; bc: Resource } => l.bc !== undefined);
   const routed = routePush({ push: input.push, buildConfigs: present.map((l) => l.bc) });
   const gone = loaded
     .filter((l) => l.bc === undefined)

@@ -15,11 +15,11 @@ import { statusObject } from '../core/status.js';
 import type { BuildRequest } from '../queue/instantiate.js';
 import { recordImageStreamTag } from '../registry/image-streams.js';
 import type { DeliveryClaims } from '../store/delivery-claims.js';
+import type { PushIntake } from '../store/push-intake.js';
 import type { ResourceStore } from '../store/resource-store.js';
-import type { BuildConfigIndex } from '../triggers/buildconfig-index.js';
 import type { ImageChangeOutcome } from '../triggers/image-change-dispatch.js';
 import type { ImageStreamTagUpdate } from '../triggers/image-change.js';
-import { findBuildsForPush } from '../triggers/push-router.js';
+import { routeCandidates } from '../triggers/push-router.js';
 import { handleBuildConfigWebhook } from './buildconfig-webhook.js';
 import type { GitHubOrgReceiver } from './github-org-webhook.js';
 import { handleRegistryNotification } from './registry-webhook.js';
@@ -102,8 +102,8 @@ export async function deliverGitHubOrgHook(
   deps: DeliveryDeps & {
     /** Undefined when no secret is configured: the endpoint is off. */
     receiver: GitHubOrgReceiver | undefined;
-    /** BuildConfigs by repository. */
-    index: BuildConfigIndex;
+    /** The delivery's claim and the BuildConfigs by repository, in one step. */
+    intake: PushIntake;
   },
   request: WebhookRequest,
 ): Promise<DeliveryAnswer> {
@@ -114,19 +114,17 @@ export async function deliverGitHubOrgHook(
   const { deliveryId } = result;
   const getBuildConfig = (ns: string, name: string): Promise<Resource | undefined> =>
     deps.store.get(BUILD_CONFIG, ns, name);
-  // The claim and the lookup are independent reads: one round trip to Redis, not two.
-  // A duplicate's lookup is wasted, and duplicates are rare.
-  const [claimed, routed] = await Promise.allSettled([
-    deliveryId ? claims.claimDelivery(deliveryId) : Promise.resolve(true),
-    findBuildsForPush({ push: result.push, index: deps.index, getBuildConfig }),
-  ]);
-  if (claimed.status === 'rejected') throw claimed.reason;
-  if (!claimed.value) {
+  // The claim and the lookup together: one Redis command (src/store/push-intake.ts).
+  const intake = await deps.intake.claimAndLookup(deliveryId, result.push.repoUrls);
+  if (!intake.claimed) {
     return replyAnswer(reply(200, `delivery ${deliveryId} was already handled; no new builds`), 'duplicate');
   }
   try {
-    if (routed.status === 'rejected') throw routed.reason;
-    const routing = routed.value;
+    const routing = await routeCandidates({
+      push: result.push,
+      candidates: intake.candidates,
+      getBuildConfig,
+    });
     const skipped = routing.skipped.map((s) => ({
       buildConfig: `${s.buildConfig.namespace}/${s.buildConfig.name}`,
       reason: s.reason,

@@ -2,7 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { Resource } from '../../src/core/resource.js';
 import { RedisDeliveryClaims } from '../../src/store/delivery-claims.js';
+import { RedisPushIntake, separatePushIntake } from '../../src/store/push-intake.js';
+import { RedisBuildConfigIndex } from '../../src/store/redis-buildconfig-index.js';
 import { startRedis, type RedisHandle } from '../support/stack.js';
 
 let redisHandle: RedisHandle;
@@ -60,5 +63,89 @@ describe('claimDelivery', () => {
     await expect(claims.claimDelivery('x', 0)).rejects.toThrow(
       'ttlSeconds must be a positive integer, got 0',
     );
+  });
+});
+
+describe('claimAndLookup: the claim and the repository lookup in one command', () => {
+  const bc = (ns: string, name: string, uri: string, rv: number): Resource => ({
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'BuildConfig',
+    metadata: { name, namespace: ns, resourceVersion: String(rv) },
+    spec: { source: { git: { uri } }, strategy: { type: 'Docker' } },
+  });
+
+  async function intakes(prefix: string) {
+    const client = new Redis(redisHandle.url);
+    clients.push(client);
+    const index = new RedisBuildConfigIndex(client, prefix);
+    await index.upsert(bc('a', 'one', 'https://github.com/o/r.git', 1));
+    await index.upsert(bc('b', 'two', 'git@github.com:o/r.git', 2));
+    await index.upsert(bc('a', 'other', 'https://github.com/o/elsewhere', 3));
+    const claims = new RedisDeliveryClaims(client, prefix);
+    return {
+      client,
+      claims,
+      redis: new RedisPushIntake(client, prefix, index),
+      separate: separatePushIntake(claims, index),
+    };
+  }
+
+  it('answers as a claim and a lookup made one after the other would', async () => {
+    const { redis, separate } = await intakes(`t-${randomUUID()}`);
+    const urls = ['https://github.com/o/r', 'git://github.com/o/r.git'];
+    for (const intake of [redis, separate]) {
+      const id = `github:${randomUUID()}`;
+      expect(await intake.claimAndLookup(id, urls)).toEqual({
+        claimed: true,
+        candidates: [
+          { namespace: 'a', name: 'one' },
+          { namespace: 'b', name: 'two' },
+        ],
+      });
+      expect(await intake.claimAndLookup(id, urls)).toEqual({ claimed: false, candidates: [] });
+      expect(await intake.claimAndLookup(`github:${randomUUID()}`, ['https://github.com/o/none'])).toEqual({
+        claimed: true,
+        candidates: [],
+      });
+      // No URL that normalises: the claim alone.
+      expect(await intake.claimAndLookup(`github:${randomUUID()}`, ['not a url'])).toEqual({
+        claimed: true,
+        candidates: [],
+      });
+      // No delivery id: nothing to claim, the lookup still answers.
+      expect((await intake.claimAndLookup(undefined, urls)).candidates).toHaveLength(2);
+    }
+  });
+
+  it('claims under the key the claims store releases, once among 20 concurrent callers', async () => {
+    const prefix = `t-${randomUUID()}`;
+    const { redis, claims } = await intakes(prefix);
+    const other = (await intakes(prefix)).redis;
+    const id = `github:${randomUUID()}`;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? redis : other).claimAndLookup(id, ['https://github.com/o/r']),
+      ),
+    );
+    expect(results.filter((r) => r.claimed)).toHaveLength(1);
+    expect(await claims.claimDelivery(id, 60)).toBe(false);
+    await claims.releaseDelivery(id);
+    expect((await redis.claimAndLookup(id, [])).claimed).toBe(true);
+  });
+
+  it('works again after Redis forgot its scripts (a restart, SCRIPT FLUSH)', async () => {
+    const { redis, client } = await intakes(`t-${randomUUID()}`);
+    expect(
+      (await redis.claimAndLookup(`github:${randomUUID()}`, ['https://github.com/o/r'])).candidates,
+    ).toHaveLength(2);
+    await client.script('FLUSH');
+    expect(
+      (await redis.claimAndLookup(`github:${randomUUID()}`, ['https://github.com/o/r'])).candidates,
+    ).toHaveLength(2);
+  });
+
+  it('refuses an empty delivery id', async () => {
+    const { redis } = await intakes(`t-${randomUUID()}`);
+    await expect(redis.claimAndLookup('', [])).rejects.toThrow('delivery id is empty');
   });
 });

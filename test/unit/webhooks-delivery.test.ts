@@ -10,6 +10,7 @@ import { statusObject } from '../../src/core/status.js';
 import type { BuildRequest } from '../../src/queue/instantiate.js';
 import type { DeliveryClaims } from '../../src/store/delivery-claims.js';
 import { MemoryResourceStore } from '../../src/store/memory-store.js';
+import { separatePushIntake } from '../../src/store/push-intake.js';
 import { MemoryBuildConfigIndex } from '../../src/triggers/buildconfig-index.js';
 import {
   deliverBuildConfigHook,
@@ -125,7 +126,7 @@ describe('GitHub org/App delivery', () => {
   it('is off without a secret: 404 naming the setting, nothing claimed', async () => {
     const { deps, claims } = await setUp();
     const a = await deliverGitHubOrgHook(
-      { ...deps, receiver: undefined, index: new MemoryBuildConfigIndex() },
+      { ...deps, receiver: undefined, intake: separatePushIntake(claims, new MemoryBuildConfigIndex()) },
       { method: 'POST', getHeader: () => undefined, rawBody: Buffer.from('{}') },
     );
     expect(a).toMatchObject({ status: 404, outcome: 'rejected', body: { message: ORG_WEBHOOK_OFF_MESSAGE } });

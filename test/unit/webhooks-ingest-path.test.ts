@@ -114,6 +114,17 @@ describe('parseJsonText', () => {
     );
     expect(parseJsonText('{"a":"\\u00e9","b":[1,2]}')).toEqual({ a: 'é', b: [1, 2] });
   });
+
+  it('counts nesting, not openers: many brackets inside strings or side by side pass, depth 101 of mixed brackets does not', () => {
+    const inStrings = JSON.stringify({
+      text: '{['.repeat(500),
+      list: Array.from({ length: 300 }, () => [{}]),
+    });
+    expect(parseJsonText(inStrings)).toEqual(JSON.parse(inStrings));
+    const hundred = `${'{"a":['.repeat(50)}${']}'.repeat(50)}`;
+    expect(() => parseJsonText(hundred)).not.toThrow();
+    expect(() => parseJsonText(`[${hundred}]`)).toThrow(/deeper than the limit of 100/);
+  });
 });
 
 describe('verifySha256Signature', () => {
