@@ -165,13 +165,34 @@ export async function startBuildConfigIndexing(options: {
 }): Promise<() => Promise<void>> {
   const { store, index, buildConfigKind } = options;
   const onError = options.onError ?? (() => undefined);
+  // The repository this process last applied for each BuildConfig. Every build started
+  // bumps its BuildConfig's status.lastVersion, and every server hears that change: one
+  // that leaves the repository as it was needs no write. Only this process's own writes
+  // are skipped by it; every server hears every change, so what is remembered is the
+  // newest change, whoever applied it to Redis.
+  const applied = new Map<string, string>();
   const stop = await store.watch((event: WatchEvent, info: KindInfo) => {
     if (info.kind !== buildConfigKind.kind || info.group !== buildConfigKind.group) return;
-    const done = event.type === 'DELETED' ? index.remove(event.object) : index.upsert(event.object);
-    done.catch(onError);
+    const key = indexKey(event.object);
+    if (event.type === 'DELETED') {
+      applied.delete(key);
+      index.remove(event.object).catch(onError);
+      return;
+    }
+    const repo = repositoryKeyOf(event.object);
+    if (event.type === 'MODIFIED' && applied.get(key) === repo) return;
+    applied.set(key, repo);
+    index.upsert(event.object).catch((err: unknown) => {
+      if (applied.get(key) === repo) applied.delete(key);
+      onError(err);
+    });
   });
   try {
-    await index.rebuild(await store.list(buildConfigKind));
+    const listed = await store.list(buildConfigKind);
+    await index.rebuild(listed);
+    // A change heard while listing is newer than the listing, or its own event is still
+    // to come and will differ from what is remembered: the listing fills in the rest only.
+    for (const bc of listed) if (!applied.has(indexKey(bc))) applied.set(indexKey(bc), repositoryKeyOf(bc));
   } catch (err) {
     await stop();
     throw err;

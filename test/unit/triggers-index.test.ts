@@ -137,6 +137,71 @@ describe('indexing from the store', () => {
   });
 });
 
+describe('indexing skips changes that leave the repository as it was', () => {
+  it('writes nothing for a status change, and still follows a move away and back, and a delete and re-create', async () => {
+    const prefix = `t-${randomUUID()}`;
+    const store = new RedisResourceStore(redis, prefix);
+    const index = new RedisBuildConfigIndex(redis, prefix);
+    const stop = await startBuildConfigIndexing({ store, index, buildConfigKind: BUILD_CONFIG });
+    const entry = (): Promise<string | null> => redis.hget(`${prefix}:bcidx:entries`, 'ns1/web');
+    const setUri = (uri: string) =>
+      store.update(BUILD_CONFIG, 'ns1', 'web', (cur) => {
+        (cur.spec as { source: { git: { uri: string } } }).source.git.uri = uri;
+        return cur;
+      });
+    const names = async (url: string) => (await index.lookup([url])).map((k) => k.name);
+    try {
+      await store.create(BUILD_CONFIG, bc('ns1', 'web', 'https://github.com/o/a', 0));
+      await waitFor(
+        'the created BuildConfig',
+        async () => (await names('https://github.com/o/a')).length === 1,
+        5000,
+        20,
+      );
+      const written = await entry();
+      // Builds bump status.lastVersion: the index entry keeps the resourceVersion it was written at.
+      for (let v = 1; v <= 3; v++)
+        await store.update(BUILD_CONFIG, 'ns1', 'web', (cur) => ({ ...cur, status: { lastVersion: v } }));
+      await store.create(BUILD_CONFIG, bc('ns1', 'marker', 'https://github.com/o/marker', 0));
+      await waitFor(
+        'a later change',
+        async () => (await names('https://github.com/o/marker')).length === 1,
+        5000,
+        20,
+      );
+      expect(await entry()).toBe(written);
+
+      await setUri('https://github.com/o/b');
+      await waitFor(
+        'the move to b',
+        async () => (await names('https://github.com/o/b')).length === 1,
+        5000,
+        20,
+      );
+      await setUri('https://github.com/o/a');
+      await waitFor(
+        'the move back to a',
+        async () => (await names('https://github.com/o/a')).length === 1,
+        5000,
+        20,
+      );
+      expect(await names('https://github.com/o/b')).toEqual([]);
+
+      await store.delete(BUILD_CONFIG, 'ns1', 'web');
+      await waitFor('the delete', async () => (await names('https://github.com/o/a')).length === 0, 5000, 20);
+      await store.create(BUILD_CONFIG, bc('ns1', 'web', 'https://github.com/o/a', 0));
+      await waitFor(
+        'the re-create',
+        async () => (await names('https://github.com/o/a')).length === 1,
+        5000,
+        20,
+      );
+    } finally {
+      await stop();
+    }
+  });
+});
+
 describe('10,000 BuildConfigs', () => {
   const N = 10_000;
   const REPOS = 2_000; // five BuildConfigs per repository
