@@ -15,17 +15,20 @@
  */
 import { Router, type Response } from 'express';
 import { InputError, NotFoundError } from '../core/errors.js';
-import { KINDS, type KindInfo, type Resource } from '../core/resource.js';
+import { KINDS, lookupKind, type KindInfo, type Resource } from '../core/resource.js';
 import type { AccessStore } from '../store/access.js';
 import { ROLE_BINDING } from '../store/access.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { decideForUser, generateToken, userOfScope, type TokenStore } from './auth.js';
 import type { RequestAttributes } from './authorization.js';
 import { requestBody } from './body.js';
+import type { NamespaceTeardown } from './project-deletion.js';
 import type { ResourceHooks } from './resources.js';
 
 /** The name the cluster admin's token answers to, as OpenShift's `system:admin`. */
 export const CLUSTER_ADMIN = 'system:admin';
+
+const IMAGE_STREAM = lookupKind('image.openshift.io/v1', 'ImageStream')!;
 
 const DAY = 24 * 3600;
 /** A user token lives a day unless asked otherwise, and at most a year. */
@@ -37,6 +40,8 @@ export interface AccessRoutesDeps {
   store: ResourceStore;
   tokens: TokenStore;
   hooks: ResourceHooks;
+  /** What deleting a project does beyond its objects (jobs, replicas, images, Redis keys). */
+  teardown?: NamespaceTeardown;
 }
 
 function list(kind: string, apiVersion: string, items: Resource[]): Record<string, unknown> {
@@ -120,7 +125,7 @@ const DELETION_ORDER = [
 ];
 
 export function accessRouter(deps: AccessRoutesDeps): Router {
-  const { access, store, tokens, hooks } = deps;
+  const { access, store, tokens, hooks, teardown } = deps;
   const router = Router();
   const scopeOf = (res: Response): string => String(res.locals.scope ?? '');
 
@@ -242,6 +247,8 @@ export function accessRouter(deps: AccessRoutesDeps): Router {
       ...(description ? { description } : {}),
       requester: user ?? CLUSTER_ADMIN,
     });
+    // A project deleted a moment ago under this name: its namespace takes objects again.
+    await teardown?.reopen(name);
     if (user !== undefined) {
       // The requester administers what they asked for (OpenShift's project request template).
       await store.create(ROLE_BINDING, {
@@ -257,9 +264,14 @@ export function accessRouter(deps: AccessRoutesDeps): Router {
 
   router.delete('/apis/project.openshift.io/v1/projects/:name', async (req, res) => {
     const name = req.params.name!;
+    if (!(await access.getProject(name)))
+      throw new NotFoundError(`projects.project.openshift.io "${name}" not found`);
+    await teardown?.begin(name);
     const project = await access.markTerminating(name);
     if (!project) throw new NotFoundError(`projects.project.openshift.io "${name}" not found`);
+    const imageStreams = (await store.list(IMAGE_STREAM, name)).map((is) => is.metadata.name);
     await deleteNamespaceObjects(store, hooks, name);
+    await teardown?.finish(name, imageStreams);
     await access.removeProject(name);
     res.json({ kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name, kind: 'projects' } });
   });

@@ -26,6 +26,7 @@ import { uiRouter } from './ui.js';
 import { templateRouter } from './templates.js';
 import { imageTagRouter, type ImageTagRoutesDeps } from './image-tags.js';
 import { accessRouter } from './access-routes.js';
+import type { NamespaceTeardown } from './project-deletion.js';
 import type { AccessStore } from '../store/access.js';
 
 export interface ServerDeps {
@@ -51,6 +52,8 @@ export interface ServerDeps {
    * requests made while it is down get a 503 at once instead of waiting on retries.
    */
   redisConnected?: () => boolean;
+  /** What deleting a project does beyond its objects (src/api/project-deletion.ts). */
+  teardown?: NamespaceTeardown;
   /** Routers that authenticate themselves, mounted before the API. */
   publicRouters?: Router[];
   /** Further API routers (deployments), mounted behind the bearer token. */
@@ -126,7 +129,15 @@ export function createApp(deps: ServerDeps): Express {
     instantiate: deps.instantiate,
   });
   if (deps.access)
-    api.use(accessRouter({ access: deps.access, store: deps.store, tokens: deps.tokens, hooks }));
+    api.use(
+      accessRouter({
+        access: deps.access,
+        store: deps.store,
+        tokens: deps.tokens,
+        hooks,
+        ...(deps.teardown ? { teardown: deps.teardown } : {}),
+      }),
+    );
   for (const router of deps.apiRouters ?? []) api.use(router);
   api.use(
     resourceRouter({

@@ -187,3 +187,44 @@ export async function putManifest(
     );
   return res.headers.get('docker-content-digest') ?? manifest.digest;
 }
+
+/** The tags of a repository; an empty list when the registry has no such repository. */
+export async function listTags(target: RegistryTarget): Promise<string[]> {
+  const repo = target.repository.split('/').map(encodeURIComponent).join('/');
+  const tags: string[] = [];
+  // Distribution pages with `n` and a Link header; 1000 a page keeps the requests few.
+  let path: string | undefined = `/v2/${repo}/tags/list?n=1000`;
+  while (path) {
+    const res = await registryFetch(target, path, { method: 'GET', headers: {} });
+    if (res.status === 404) {
+      await res.arrayBuffer();
+      return tags;
+    }
+    if (!res.ok) {
+      await res.arrayBuffer();
+      throw new RegistryRequestError(`GET tags of ${target.repository} answered ${res.status}`, res.status);
+    }
+    const body = (await res.json()) as { tags?: unknown };
+    if (Array.isArray(body.tags)) tags.push(...body.tags.filter((t): t is string => typeof t === 'string'));
+    const next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+    path = next?.startsWith('/v2/') ? next : undefined;
+  }
+  return tags;
+}
+
+/**
+ * Deletes a manifest by digest (with every tag naming it). False when the registry does
+ * not allow deletes (Distribution answers 405 unless `storage.delete.enabled`); a
+ * manifest already gone counts as deleted.
+ */
+export async function deleteManifest(target: RegistryTarget, digest: string): Promise<boolean> {
+  const res = await registryFetch(target, manifestPath(target.repository, digest), {
+    method: 'DELETE',
+    headers: {},
+  });
+  await res.arrayBuffer();
+  if (res.status === 405) return false;
+  if (!res.ok && res.status !== 404)
+    throw new RegistryRequestError(`DELETE manifest ${digest} answered ${res.status}`, res.status);
+  return true;
+}

@@ -89,6 +89,7 @@ const NAMESPACE_OF: Record<string, (arg: unknown) => string | undefined> = {
   deleteRevision: (ns) => ns as string,
   deleteService: (ns) => ns as string,
   deleteRoute: (ns) => ns as string,
+  deleteNamespace: (ns) => ns as string,
   ensureRevision: (rc) => (rc as { metadata: { namespace?: string } }).metadata.namespace,
   applyService: (svc) => (svc as { metadata: { namespace?: string } }).metadata.namespace,
   applyRoute: (route) => (route as { metadata: { namespace?: string } }).metadata.namespace,

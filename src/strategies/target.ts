@@ -205,6 +205,15 @@ export interface DeployTarget {
    */
   claimVolumes?(): ClaimVolumes;
 
+  /**
+   * Removes everything the target still runs or keeps for a namespace whose project is
+   * being deleted (the local target: every container labelled for it, its network and its
+   * claims' volumes). Called after the namespace's objects are gone; safe to repeat.
+   * Absent where the platform owns the namespace (Kubernetes: its objects go with the
+   * revisions, Services and Routes Slipway deletes).
+   */
+  deleteNamespace?(namespace: string, options: WaitOptions): Promise<void>;
+
   /** Releases what the target holds (connections, timers); replicas keep running. */
   close(): Promise<void>;
 }

@@ -29,6 +29,7 @@ import {
   type WaitOptions,
 } from '../target.js';
 import {
+  claimVolumeName,
   DOCKER_LABELS,
   mountsFor,
   networkName,
@@ -422,6 +423,46 @@ export class DockerTarget implements DeployTarget {
     await this.store.delete(REPLICATION_CONTROLLER, namespace, name).catch((err: unknown) => {
       if (!(err instanceof NotFoundError)) throw err;
     });
+  }
+
+  async deleteNamespace(namespace: string, options: WaitOptions): Promise<void> {
+    const label = `${DOCKER_LABELS.namespace}=${namespace}`;
+    // Revisions first, each under its lease: with its record gone, the replica healer
+    // (reconciler.ts) has nothing left to bring back.
+    for (const rc of await this.store.list(REPLICATION_CONTROLLER, namespace))
+      await this.deleteRevision(namespace, rc.metadata.name, options);
+    // Replicas, hook and deployer pods alike: whatever still runs for the namespace.
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [label] } });
+    await this.removeReplicas(containers.map((c) => c.Id));
+    // Claims' volumes: labelled when the claim made them, unlabelled when a replica's
+    // mount made one first (Docker creates a missing named volume); both by their name.
+    const claimVolumePrefix = claimVolumeName(namespace, 'x').slice(0, -1);
+    const volumes = new Set<string>();
+    for (const v of (await this.docker.listVolumes({ filters: { label: [label] } })).Volumes ?? [])
+      volumes.add(v.Name);
+    for (const v of (await this.docker.listVolumes({ filters: { name: [claimVolumePrefix] } })).Volumes ?? [])
+      if (v.Name.startsWith(claimVolumePrefix)) volumes.add(v.Name);
+    for (const name of volumes)
+      await this.docker
+        .getVolume(name)
+        .remove()
+        .catch((err: unknown) => {
+          if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+        });
+    // By label, and by name for a network made before networks were labelled.
+    const networks = await this.docker.listNetworks({ filters: { label: [label] } });
+    const ids = new Set(networks.map((n) => n.Id));
+    const named = await this.docker.listNetworks({ filters: { name: [networkName(namespace)] } });
+    for (const n of named) if (n.Name === networkName(namespace)) ids.add(n.Id);
+    for (const id of ids)
+      await this.docker
+        .getNetwork(id)
+        .remove()
+        .catch((err: unknown) => {
+          if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+        });
+    const revisions = new Set(containers.map((c) => c.Labels[DOCKER_LABELS.revision]).filter(Boolean));
+    for (const rc of revisions) await this.states.setFailure(namespace, rc!, undefined);
   }
 
   async runPod(spec: PodRunSpec, options: WaitOptions): Promise<PodResult> {
