@@ -5,7 +5,7 @@
  * default ClusterRoles, as a team uses them:
  *
  *   admin  everything in the project, RoleBindings included
- *   edit   everything but RoleBindings (and quotas, which only a cluster admin writes)
+ *   edit   everything but RoleBindings and ResourceQuotas (which it reads)
  *   view   reads, without Secrets, and nothing that starts work (builds, rollouts)
  *
  * A user with no role in a project is refused everything in it, with the same 403 whether
@@ -88,8 +88,9 @@ const READ_VERBS = new Set(['get', 'list', 'watch']);
 
 /** Whether `role` in the request's project allows it. */
 export function roleAllows(role: ProjectRole, a: RequestAttributes): boolean {
-  if (a.resource === 'resourcequotas') return READ_VERBS.has(a.verb); // only a cluster admin writes quotas
   if (role === 'admin') return true;
+  // A project's admin sets its quotas; edit and view read them (docs/quotas.md).
+  if (a.resource === 'resourcequotas') return READ_VERBS.has(a.verb);
   if (a.resource === 'rolebindings') return false;
   if (role === 'edit') return true;
   // view: reads (build and rollout logs, the event stream) but no Secrets, and nothing started

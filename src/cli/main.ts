@@ -25,6 +25,7 @@ import { registerExposeCommands } from './expose.js';
 import { registerStatusCommands } from './status.js';
 import { registerScaleCommands } from './scale.js';
 import { registerSetCommands } from './set.js';
+import { describeQuotas, registerQuotaCommands } from './quota.js';
 import type { RunGlobals } from './run-commands.js';
 import { DEPLOY_TARGET_WORDS, printDeployTarget, registerDeployTargetCommands } from './deploy-target.js';
 import { slipwayVersion } from './version.js';
@@ -195,6 +196,8 @@ program
   .action(async (type: string, name: string | undefined) => {
     const c = client();
     const target = parseTarget(type, name);
+    // As `oc describe quota`: the Resource / Used / Hard table, of every quota when no name is given.
+    if (target.info.kind === 'ResourceQuota') return console.log(await describeQuotas(c, ns(), target.name));
     if (!target.name) throw new ApiError(0, 'error: describe needs a name');
     console.log(
       await describe(target.info, await c.json('GET', resourcePath(target.info, ns(), target.name))),
@@ -388,6 +391,7 @@ registerStatusCommands(program, client, ns);
 registerScaleCommands(program, client, ns);
 // After deploy-target: both add subcommands to `set`.
 registerSetCommands(program, client, ns);
+registerQuotaCommands(program, client, ns);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof ApiError ? err.message : `error: ${(err as Error).message}`);

@@ -139,6 +139,24 @@ function columns(info: KindInfo, obj: Resource, allNamespaces: boolean): string[
         String((t.objects ?? []).length),
       ];
     }
+    case 'ResourceQuota': {
+      // As `oc get quota`: used/hard of each resource, object counts and pods apart from limits.
+      const st = (obj.status ?? {}) as { hard?: Record<string, unknown>; used?: Record<string, unknown> };
+      const hard = st.hard ?? ((spec?.hard ?? {}) as Record<string, unknown>);
+      const pairs = (keep: (r: string) => boolean): string =>
+        Object.keys(hard)
+          .filter(keep)
+          .sort()
+          .map((r) => `${r}: ${String(st.used?.[r] ?? '0')}/${String(hard[r])}`)
+          .join(', ');
+      return [
+        ...ns,
+        obj.metadata.name,
+        age(obj.metadata.creationTimestamp),
+        pairs((r) => !r.startsWith('limits.')),
+        pairs((r) => r.startsWith('limits.')),
+      ];
+    }
     default:
       return [...ns, obj.metadata.name, age(obj.metadata.creationTimestamp)];
   }
@@ -163,6 +181,8 @@ function headers(info: KindInfo, allNamespaces: boolean): string[] {
       return [...ns, 'NAME', 'DESIRED', 'CURRENT', 'READY', 'PHASE', 'AGE'];
     case 'Template':
       return [...ns, 'NAME', 'DESCRIPTION', 'PARAMETERS', 'OBJECTS'];
+    case 'ResourceQuota':
+      return [...ns, 'NAME', 'AGE', 'REQUEST', 'LIMIT'];
     default:
       return [...ns, 'NAME', 'AGE'];
   }

@@ -55,6 +55,8 @@ export const KINDS: readonly KindInfo[] = [
   kindInfo('', 'v1', 'ReplicationController', 'replicationcontrollers'),
   // Who has which role in a project (src/api/authorization.ts).
   kindInfo('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings'),
+  // A project's limits on object counts, pods and compute (docs/quotas.md).
+  kindInfo('', 'v1', 'ResourceQuota', 'resourcequotas'),
 ];
 
 export function apiVersionOf(info: KindInfo): string {
@@ -81,6 +83,7 @@ const SHORT_NAMES: Record<string, string> = {
   pvc: 'PersistentVolumeClaim',
   svc: 'Service',
   rc: 'ReplicationController',
+  quota: 'ResourceQuota',
 };
 export function lookupKindByName(word: string): KindInfo | undefined {
   const w = word.toLowerCase();

@@ -17,6 +17,7 @@ import { deploymentConfigCauses, withDeploymentConfigDefaults } from './deploy-v
 import { InputError, type FieldCause } from './errors.js';
 import { imageStreamSpec } from './image-types.js';
 import { parseQuantity } from './quantity.js';
+import { resourceQuotaCauses } from './quota.js';
 import { redactUri, uriHasCredentials } from './redact.js';
 import { DNS1123_SUBDOMAIN, type KindInfo, type Resource } from './resource.js';
 import { secretBody } from './secret-types.js';
@@ -97,6 +98,7 @@ export function isAllowedGitUri(uri: string, allowFileSources: boolean): boolean
 function semanticCauses(kind: string, obj: Resource, options: ValidateOptions): FieldCause[] {
   const allowFileSources = options.allowFileSources ?? false;
   const causes: FieldCause[] = [];
+  if (kind === 'ResourceQuota') return resourceQuotaCauses(obj);
   if (kind === 'DeploymentConfig')
     return deploymentConfigCauses(obj, { allowHostPaths: options.allowHostPaths ?? [] });
   if (kind === 'Deployment') {

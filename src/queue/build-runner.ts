@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import type { BuildPhase, BuildSpec, BuildStatus, EnvVar, StageInfo } from '../core/build-types.js';
 import { isTerminal } from '../core/build-phase.js';
 import type { SlipwayConfig } from '../core/config.js';
-import { BuildFailure, errorMessage } from '../core/errors.js';
+import { BuildFailure, BuildReasons, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { lookupKind, nowTimestamp, type Resource } from '../core/resource.js';
 import { redactUri } from '../core/redact.js';
@@ -60,6 +60,8 @@ import {
 } from './build-avoidance.js';
 import { BuildLogWriter } from './build-log-writer.js';
 import { BUILD } from './instantiate.js';
+import { buildRequest } from '../core/quota.js';
+import type { QuotaLedger } from '../store/quotas.js';
 import { pruneBuildHistory } from './prune.js';
 
 const SECRET = lookupKind('v1', 'Secret')!;
@@ -101,6 +103,8 @@ export interface BuildRunnerDeps {
    * registry's notification of the same push fires them too.
    */
   onImagePushed?: (image: OutputImage & { digest: string }) => Promise<void>;
+  /** The projects' quotas: a build takes a pod (and its limits) while it runs. Unset: no quotas. */
+  quotas?: QuotaLedger;
 }
 
 /** A build's output image, as the push hooks see it. */
@@ -267,18 +271,53 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     if (policy.kind === 'end') return finish(ctx, build, policy.end);
   }
 
+  // The build's pod is taken from the project's quota before the claim, atomically for the
+  // fleet; past the quota the build stays New and says why (docs/quotas.md).
+  const holder = `build/${name}`;
+  if (deps.quotas) {
+    const reservation = await deps.quotas.reserve(namespace, holder, buildRequest(build));
+    if (reservation.kind === 'refused')
+      return finish(ctx, build, {
+        phase: 'Failed',
+        reason: BuildReasons.CannotCreateBuildPodSpec,
+        message: `The build pod cannot be created: ${reservation.message}.`,
+        logLine: `error: ${reservation.message}`,
+      });
+    if (reservation.kind === 'exceeded') {
+      await noteQuotaWait(deps, build, `Waiting for quota "${reservation.quota}": ${reservation.message}`);
+      return { kind: 'waiting', reason: reservation.message };
+    }
+  }
+
   // Claim: a compare-and-set from New, so a cancel that lands first wins.
   let claimed = false;
   const start = nowTimestamp();
-  const afterClaim = await deps.store.update(BUILD, namespace, name, (cur) => {
-    const s = (cur.status ?? {}) as BuildStatus;
-    if (s.phase !== 'New' || s.cancelled) return undefined;
-    claimed = true;
-    cur.status = { ...s, phase: 'Pending', startTimestamp: start };
-    cur.metadata.annotations = { ...(cur.metadata.annotations ?? {}), 'slipway.dev/worker': options.worker };
-    return cur;
-  });
-  if (!claimed) return runBuild(deps, options);
+  const afterClaim = await deps.store
+    .update(BUILD, namespace, name, (cur) => {
+      const s = (cur.status ?? {}) as BuildStatus;
+      if (s.phase !== 'New' || s.cancelled) return undefined;
+      claimed = true;
+      const { message, ...rest } = s;
+      cur.status = {
+        ...rest,
+        ...(message !== undefined && !message.startsWith(QUOTA_WAIT) ? { message } : {}),
+        phase: 'Pending',
+        startTimestamp: start,
+      };
+      cur.metadata.annotations = {
+        ...(cur.metadata.annotations ?? {}),
+        'slipway.dev/worker': options.worker,
+      };
+      return cur;
+    })
+    .catch(async (err: unknown) => {
+      await deps.quotas?.release(namespace, holder);
+      throw err;
+    });
+  if (!claimed) {
+    await deps.quotas?.release(namespace, holder);
+    return runBuild(deps, options);
+  }
   await deps.onPhase?.(afterClaim);
 
   const cancel = new AbortController();
@@ -350,7 +389,30 @@ export async function runBuild(deps: BuildRunnerDeps, options: RunBuildOptions):
     // Containers and the temporary tag go whatever the outcome (cancel, failure, deadline).
     for (const problem of await removeBuildLeftovers(deps.docker, { namespace, name }))
       deps.logger.warn({ build: `${namespace}/${name}`, problem }, 'could not remove what the build left');
+    // Ended or handed back, the build holds no pod: a build waiting for quota may start.
+    await deps.quotas
+      ?.release(namespace, holder)
+      .catch((err: unknown) =>
+        deps.logger.warn(
+          { err, build: `${namespace}/${name}` },
+          'could not release the build pod from quota',
+        ),
+      );
   }
+}
+
+/** How a New build's `status.message` starts while it waits for a quota. */
+const QUOTA_WAIT = 'Waiting for quota';
+
+/** Says on the New build why it waits (written once per change of message, not per retry). */
+async function noteQuotaWait(deps: BuildRunnerDeps, build: Resource, message: string): Promise<void> {
+  if ((build.status as BuildStatus | undefined)?.message === message) return;
+  await deps.store.update(BUILD, build.metadata.namespace!, build.metadata.name, (cur) => {
+    const s = (cur.status ?? {}) as BuildStatus;
+    if (s.phase !== 'New' || s.message === message) return undefined;
+    cur.status = { ...s, message };
+    return cur;
+  });
 }
 
 /**
@@ -899,6 +961,16 @@ async function finish(ctx: Ctx, build: Resource, end: BuildEnd, result?: ExecRes
   } finally {
     await ctx.log.close(phase);
   }
+  // The project's build time, kept apart from the Builds so pruning them does not lose it.
+  if (typeof patch.duration === 'number' && patch.duration > 0)
+    await ctx.deps.quotas
+      ?.addBuildTime(ctx.namespace, patch.duration / 1e9)
+      .catch((err: unknown) =>
+        ctx.deps.logger.warn(
+          { err, build: `${ctx.namespace}/${ctx.name}` },
+          'could not record the build time',
+        ),
+      );
   // Only this namespace's upload: an annotation naming another's must not delete it.
   const binaryId = ownBinaryInput(build, ctx.namespace);
   if (binaryId)

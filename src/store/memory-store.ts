@@ -7,8 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../core/errors.js';
-import { apiVersionOf, nowTimestamp, type KindInfo, type Resource } from '../core/resource.js';
+import { countExceeded, countLimits } from '../core/quota.js';
+import { apiVersionOf, lookupKind, nowTimestamp, type KindInfo, type Resource } from '../core/resource.js';
 import { matchesSelector, type ResourceStore, type WatchEvent } from './resource-store.js';
+
+const RESOURCE_QUOTA = lookupKind('v1', 'ResourceQuota')!;
 
 type Listener = (event: WatchEvent, info: KindInfo) => void;
 
@@ -51,6 +54,9 @@ export class MemoryResourceStore implements ResourceStore {
     const key = this.key(info, ns, obj.metadata.name);
     if (this.objects.has(key))
       throw new AlreadyExistsError(`${info.kind} "${obj.metadata.name}" already exists in namespace "${ns}"`);
+    const used = (await this.list(info, ns)).length;
+    for (const limit of countLimits(await this.list(RESOURCE_QUOTA, ns), info))
+      if (used + 1 > limit.hard) throw countExceeded(info, obj.metadata.name, { ...limit, used });
     const stored: Resource = {
       ...structuredClone(obj),
       apiVersion: apiVersionOf(info),

@@ -1,0 +1,44 @@
+/**
+ * The deploy target with the project's quotas in front of it: a revision's replicas take
+ * `pods` (and their containers' `limits.cpu`/`limits.memory`) from the quota before the
+ * target is asked to run them. Past the quota the scale is refused with a 403 naming it:
+ * an API scale answers that, and a rollout whose strategy is refused ends Failed with the
+ * same words, as a Kubernetes deployment reports the pods its quota refused
+ * (docs/quotas.md). Scaling down and deleting give the pods back.
+ */
+import { ForbiddenError } from '../core/errors.js';
+import { replicasRequest } from '../core/quota.js';
+import type { QuotaLedger } from '../store/quotas.js';
+import type { DeployTarget, WaitOptions } from './target.js';
+
+const holderOf = (name: string): string => `rc/${name}`;
+
+export function quotaTarget(target: DeployTarget, quotas: QuotaLedger): DeployTarget {
+  const scaleRevision = async (
+    namespace: string,
+    name: string,
+    replicas: number,
+    options: WaitOptions,
+  ): Promise<void> => {
+    if (replicas > 0) {
+      const rc = await target.getRevision(namespace, name);
+      const request = replicasRequest(rc?.spec.template, replicas);
+      const r = await quotas.reserve(namespace, holderOf(name), request);
+      if (r.kind !== 'reserved') throw new ForbiddenError(`pods "${name}" is forbidden: ${r.message}`);
+    }
+    await target.scaleRevision(namespace, name, replicas, options);
+    if (replicas === 0) await quotas.release(namespace, holderOf(name));
+  };
+  const deleteRevision = async (namespace: string, name: string, options: WaitOptions): Promise<void> => {
+    await target.deleteRevision(namespace, name, options);
+    await quotas.release(namespace, holderOf(name));
+  };
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      if (prop === 'scaleRevision') return scaleRevision;
+      if (prop === 'deleteRevision') return deleteRevision;
+      const value: unknown = Reflect.get(obj, prop, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(obj) : value;
+    },
+  });
+}
