@@ -210,6 +210,13 @@ export class RedisResourceStore implements ResourceStore {
     const name = obj.metadata.name;
     const current = await this.get(info, ns, name);
     if (!current) throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${ns}"`);
+    return this.replaceFrom(info, obj, current);
+  }
+
+  /** Replaces `current`, just read, with `obj`: the write fails with a conflict if it changed since. */
+  private async replaceFrom(info: KindInfo, obj: Resource, current: Resource): Promise<Resource> {
+    const ns = obj.metadata.namespace ?? 'default';
+    const name = obj.metadata.name;
     const expected = obj.metadata.resourceVersion ?? current.metadata.resourceVersion ?? '';
     const specChanged = JSON.stringify(current.spec) !== JSON.stringify(obj.spec);
     const stored: Resource = {
@@ -249,7 +256,8 @@ export class RedisResourceStore implements ResourceStore {
       const next = mutate(structuredClone(current));
       if (next === undefined) return current;
       next.metadata.resourceVersion = current.metadata.resourceVersion!;
-      return this.replace(info, next);
+      // The object was just read: compare-and-set against it, without reading it again.
+      return this.replaceFrom(info, next, current);
     });
   }
 
