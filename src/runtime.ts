@@ -62,6 +62,8 @@ import type { ImageStreamTagUpdate } from './triggers/image-change.js';
 import { RedisBuildFingerprints } from './store/build-fingerprints.js';
 import { RedisImageProvenance } from './store/image-provenance.js';
 import { RedisBuildConfigIndex } from './store/redis-buildconfig-index.js';
+import { RedisNamespaceKeys } from './store/namespace-keys.js';
+import { namespaceTeardown } from './api/project-deletion.js';
 import { RedisPushIntake } from './store/push-intake.js';
 
 export interface Runtime {
@@ -294,6 +296,15 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     queue: rt.queue,
     tokens: rt.tokens,
     access: new AccessStore(rt.redis, rt.store, rt.prefix),
+    teardown: namespaceTeardown({
+      redis: rt.redis,
+      keys: new RedisNamespaceKeys(rt.redis, rt.prefix),
+      queues: () => [rt.queue.queue, ...DEPLOY_TARGET_KINDS.map((k) => rt.rollouts.queueFor(k))],
+      target: rt.deployTarget,
+      targets: rt.namespaceTargets,
+      registry: rt.config.registry,
+      logger: rt.logger,
+    }),
     dispatchImageChange: (update) => rt.dispatchImageChange(update),
     logger: rt.logger,
     instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../core/errors.js';
 import { apiVersionOf, KINDS, nowTimestamp, type KindInfo, type Resource } from '../core/resource.js';
 import { retryOnConflict } from './backoff.js';
+import { deletedNamespacesKey, namespaceTerminatingError } from './namespace-keys.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
@@ -48,12 +49,21 @@ export interface ResourceStore {
 
 const RV_PLACEHOLDER = '"__SLIPWAY_RESOURCE_VERSION__"';
 
-// KEYS: object hash, namespace index, rv counter, namespaces set
+// KEYS: object hash, namespace index, rv counter, namespaces set, deleted namespaces (namespace-keys.ts)
 // ARGV: mode (create|replace|delete), expected rv ('' = any), json with placeholder, name, namespace, events channel, event type
 const PUT_SCRIPT = `
 local current = redis.call('HGET', KEYS[1], 'rv')
 if ARGV[1] == 'create' then
   if current then return {'exists', ''} end
+  -- A namespace being deleted takes no new objects: a build or rollout ending after its
+  -- project's deletion cannot make one there again.
+  local deletedUntil = redis.call('ZSCORE', KEYS[5], ARGV[5])
+  if deletedUntil then
+    local t = redis.call('TIME')
+    if tonumber(deletedUntil) > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then
+      return {'terminating', ''}
+    end
+  end
 else
   if not current then return {'missing', ''} end
   if ARGV[2] ~= '' and ARGV[2] ~= current then return {'conflict', current} end
@@ -142,11 +152,12 @@ export class RedisResourceStore implements ResourceStore {
   ): Promise<[string, string, string?]> {
     return (await this.redis.eval(
       PUT_SCRIPT,
-      4,
+      5,
       this.objKey(info, ns, name),
       this.idxKey(info, ns),
       `${this.prefix}:rv`,
       this.nsKey(info),
+      deletedNamespacesKey(this.prefix),
       mode,
       expectedRv,
       json,
@@ -199,6 +210,7 @@ export class RedisResourceStore implements ResourceStore {
     };
     const json = JSON.stringify(stored).replace('"__RV__"', RV_PLACEHOLDER);
     const [result, , saved] = await this.put('create', info, ns, obj.metadata.name, '', json, 'ADDED');
+    if (result === 'terminating') throw namespaceTerminatingError(ns);
     if (result === 'exists') {
       throw new AlreadyExistsError(`${info.kind} "${obj.metadata.name}" already exists in namespace "${ns}"`);
     }
