@@ -38,6 +38,9 @@ import {
   type NamespaceTargets,
 } from './store/namespace-targets.js';
 import { guardTarget, targetKind } from './strategies/target-guard.js';
+import { quotaTarget } from './strategies/quota-target.js';
+import { RedisQuotas } from './store/quotas.js';
+import { quotaRouter } from './api/quota-routes.js';
 import { DeployerSteps } from './strategies/deployer-steps.js';
 import {
   rollOutOnImageChange,
@@ -97,6 +100,8 @@ export interface Runtime {
   namespaceTargets: NamespaceTargets;
   /** Rollout logs, one per revision (`web-3`). */
   rolloutLogs: RedisBuildLogStore;
+  /** What running builds and replicas hold against the projects' quotas (docs/quotas.md). */
+  quotas: RedisQuotas;
   close(): Promise<void>;
 }
 
@@ -140,8 +145,9 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   // A cluster when SLIPWAY_KUBECONFIG (or a pod's service account) says so, else the local engine.
   // Guarded: nothing reaches it for a namespace recorded for the other kind of target.
   const namespaceTargets = new RedisNamespaceTargets(redis, prefix);
+  const quotas = new RedisQuotas(redis, store, prefix);
   const deployTarget = guardTarget(
-    createDeployTarget(config, { docker, store, states: replicaStates, logger }),
+    quotaTarget(createDeployTarget(config, { docker, store, states: replicaStates, logger }), quotas),
     namespaceTargets,
   );
   const rollouts = new RolloutQueue(config.redisUrl, prefix, {
@@ -193,6 +199,7 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
     rollouts,
     namespaceTargets,
     rolloutLogs,
+    quotas,
     close: async () => {
       await queue.close();
       await rollouts.close();
@@ -321,6 +328,12 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
         logger: rt.logger,
       }),
       deployTargetRouter({ store: rt.store, targets: rt.namespaceTargets }),
+      quotaRouter({
+        store: rt.store,
+        quotas: rt.quotas,
+        target: rt.deployTarget,
+        registry: rt.config.registry,
+      }),
     ],
   });
   const { host, port } = parseHostPort(rt.config.listen);
@@ -396,6 +409,7 @@ export function startWorker(rt: Runtime): BuildWorkerHandle {
       builders: { Docker: dockerBuilder, Source: sourceBuilder },
       logger: rt.logger,
       fingerprints: new RedisBuildFingerprints(rt.redis, rt.prefix),
+      quotas: rt.quotas,
       ...(statuses ? { onPhase: (build: Resource) => statuses.publish(build) } : {}),
       ...imagePushHooks({ provenance: rt.provenance, dispatch: (update) => rt.dispatchImageChange(update) }),
     },

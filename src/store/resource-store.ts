@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../core/errors.js';
+import { countExceeded, countLimits, type QuotaLimit } from '../core/quota.js';
 import { apiVersionOf, KINDS, nowTimestamp, type KindInfo, type Resource } from '../core/resource.js';
 import { retryOnConflict } from './backoff.js';
 import { deletedNamespacesKey, namespaceTerminatingError } from './namespace-keys.js';
@@ -50,7 +51,10 @@ export interface ResourceStore {
 const RV_PLACEHOLDER = '"__SLIPWAY_RESOURCE_VERSION__"';
 
 // KEYS: object hash, namespace index, rv counter, namespaces set, deleted namespaces (namespace-keys.ts)
-// ARGV: mode (create|replace|delete), expected rv ('' = any), json with placeholder, name, namespace, events channel, event type
+// ARGV: mode (create|replace|delete), expected rv ('' = any), json with placeholder, name, namespace, events channel, event type,
+//       on create the count quotas of the kind in the namespace ('' or JSON [{quota, resource, hard}])
+// The count is the namespace index's size, checked in the same script that adds to it: two
+// servers creating at once cannot both take the last slot, and a delete frees it by itself.
 const PUT_SCRIPT = `
 local current = redis.call('HGET', KEYS[1], 'rv')
 if ARGV[1] == 'create' then
@@ -62,6 +66,14 @@ if ARGV[1] == 'create' then
     local t = redis.call('TIME')
     if tonumber(deletedUntil) > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then
       return {'terminating', ''}
+    end
+  end
+  if ARGV[8] ~= '' then
+    local used = redis.call('ZCARD', KEYS[2])
+    for _, l in ipairs(cjson.decode(ARGV[8])) do
+      if used + 1 > l.hard then
+        return {'quota', cjson.encode({quota = l.quota, resource = l.resource, hard = l.hard, used = used})}
+      end
     end
   end
 else
@@ -101,6 +113,8 @@ n = n + 1
 redis.call('HSET', KEYS[1], field, n)
 return n
 `;
+
+const RESOURCE_QUOTA = KINDS.find((k) => k.kind === 'ResourceQuota')!;
 
 /** Whether an object's labels satisfy a `k=v,k2!=v2,k3` selector (every store filters the same way). */
 export function matchesSelector(obj: Resource, selector?: string): boolean {
@@ -149,6 +163,7 @@ export class RedisResourceStore implements ResourceStore {
     expectedRv: string,
     json: string,
     eventType: WatchEventType,
+    countLimits: QuotaLimit[] = [],
   ): Promise<[string, string, string?]> {
     return (await this.redis.eval(
       PUT_SCRIPT,
@@ -165,6 +180,7 @@ export class RedisResourceStore implements ResourceStore {
       ns,
       this.channel,
       eventType,
+      countLimits.length > 0 ? JSON.stringify(countLimits) : '',
     )) as [string, string, string?];
   }
 
@@ -209,11 +225,23 @@ export class RedisResourceStore implements ResourceStore {
       },
     };
     const json = JSON.stringify(stored).replace('"__RV__"', RV_PLACEHOLDER);
-    const [result, , saved] = await this.put('create', info, ns, obj.metadata.name, '', json, 'ADDED');
+    const limits = countLimits(await this.list(RESOURCE_QUOTA, ns), info);
+    const [result, detail, saved] = await this.put(
+      'create',
+      info,
+      ns,
+      obj.metadata.name,
+      '',
+      json,
+      'ADDED',
+      limits,
+    );
     if (result === 'terminating') throw namespaceTerminatingError(ns);
     if (result === 'exists') {
       throw new AlreadyExistsError(`${info.kind} "${obj.metadata.name}" already exists in namespace "${ns}"`);
     }
+    if (result === 'quota')
+      throw countExceeded(info, obj.metadata.name, JSON.parse(detail) as QuotaLimit & { used: number });
     return JSON.parse(saved!) as Resource;
   }
 
