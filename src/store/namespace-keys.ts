@@ -13,7 +13,7 @@
  * - `delivery:…:{ns}/{bc}`, `delivery:imagechange:{ns}/…` delivery claims (delivery-claims.ts)
  * - `provenance:pushing:{registry}/{ns}/…`, `provenance:digest:{registry}/{ns}/…` (image-provenance.ts)
  * - `deploy:revision-lease:{ns}/{rc}`, `deploy:steps:{kind}:{ns}/{rc}` (strategies/docker, deployer-steps.ts)
- * - `quota:held:{ns}`, `usage:build-time:{ns}`           quota usage (quotas.ts)
+ * - `quota:held:{ns}`, `quota:refused:{ns}`, `usage:build-time:{ns}` quota usage (quotas.ts)
  *
  * Fields of shared hashes and sets:
  * - `ns:{type}` (SET of namespaces), `namespace-targets` (HASH ns → kind)
@@ -144,6 +144,7 @@ export class RedisNamespaceKeys {
     );
     await this.scan(`${p}:binary-usage:${ns}`, del);
     await this.scan(`${p}:quota:held:${ns}`, del);
+    await this.scan(`${p}:quota:refused:${ns}`, del);
     await this.scan(`${p}:usage:build-time:${ns}`, del);
     // Webhook claims end in `:{ns}/{bc}`; image-change claims start `imagechange:{ns}/`.
     await this.scan(

@@ -75,6 +75,12 @@ export interface QuotaLedger {
   release(namespace: string, holder: string): Promise<void>;
   /** Adds a finished build's run time to the project's total (the usage report's build minutes). */
   addBuildTime(namespace: string, seconds: number): Promise<void>;
+  /**
+   * Keeps (or, with undefined, clears) why `holder`'s last scale was refused, for every
+   * server of the fleet to report as the revision's replica failure.
+   */
+  noteRefusal(namespace: string, holder: string, message: string | undefined): Promise<void>;
+  refusal(namespace: string, holder: string): Promise<string | undefined>;
 }
 
 export class RedisQuotas implements QuotaLedger {
@@ -109,6 +115,19 @@ export class RedisQuotas implements QuotaLedger {
     await this.redis.hdel(this.heldKey(namespace), holder);
   }
 
+  private refusedKey(namespace: string): string {
+    return `${this.prefix}:quota:refused:${namespace}`;
+  }
+
+  async noteRefusal(namespace: string, holder: string, message: string | undefined): Promise<void> {
+    if (message === undefined) await this.redis.hdel(this.refusedKey(namespace), holder);
+    else await this.redis.hset(this.refusedKey(namespace), holder, message);
+  }
+
+  async refusal(namespace: string, holder: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.refusedKey(namespace), holder)) ?? undefined;
+  }
+
   private buildTimeKey(namespace: string): string {
     return `${this.prefix}:usage:build-time:${namespace}`;
   }
@@ -129,7 +148,7 @@ export class RedisQuotas implements QuotaLedger {
 
   /** Forgets a deleted project's figures. */
   async forget(namespace: string): Promise<void> {
-    await this.redis.del(this.buildTimeKey(namespace), this.heldKey(namespace));
+    await this.redis.del(this.buildTimeKey(namespace), this.heldKey(namespace), this.refusedKey(namespace));
   }
 
   /**

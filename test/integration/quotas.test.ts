@@ -264,6 +264,7 @@ test('replicas: a scale past pods or limits.cpu is refused with 403 naming the q
       getRevision: async (_ns: string, name: string) => ({ spec: { template: revisions[name] } }),
       scaleRevision: async (_ns: string, name: string, n: number) => void scaled.push(`${name}=${n}`),
       deleteRevision: async () => undefined,
+      revisionStatus: async () => ({ desired: 0, current: 0, ready: 0, available: 0, failures: [] }),
     } as unknown as DeployTarget,
     s.rt.quotas,
   );
@@ -272,6 +273,10 @@ test('replicas: a scale past pods or limits.cpu is refused with 403 naming the q
   await expect(target.scaleRevision(ns, 'web-1', 4, { signal })).rejects.toThrow(
     'pods "web-1" is forbidden: exceeded quota: replicas, requested: pods=1, used: pods=3, limited: pods=3',
   );
+  // The refusal is the revision's replica failure (the DeploymentConfig's ReplicaFailure) until a scale succeeds.
+  expect((await target.revisionStatus(ns, 'web-1')).failures).toEqual([
+    'pods "web-1" is forbidden: exceeded quota: replicas, requested: pods=1, used: pods=3, limited: pods=3',
+  ]);
   await expect(target.scaleRevision(ns, 'bare-1', 1, { signal })).rejects.toThrow(
     'failed quota: replicas: must specify limits.cpu',
   );
@@ -280,54 +285,85 @@ test('replicas: a scale past pods or limits.cpu is refused with 403 naming the q
     'limits.cpu': '750m',
   });
   await target.scaleRevision(ns, 'web-1', 1, { signal });
+  expect((await target.revisionStatus(ns, 'web-1')).failures).toEqual([]);
   await target.deleteRevision(ns, 'web-1', { signal });
   expect(st(await s.apiJson('GET', QUOTAS(ns, 'replicas'))).used).toEqual({ pods: '0', 'limits.cpu': '0' });
   expect(scaled).toEqual(['web-1=3', 'web-1=1']);
 });
 
-test('a rollout that needs more pods than the quota leaves fails, naming the quota, and gives the pods back', async () => {
-  const ns = `q-roll-${run}`;
-  const docker = new Docker();
-  const deployments = await startDeployments(s.rt, { apiUrl: s.http.url, resyncMs: 2000 });
-  try {
-    await s.apiJson('POST', QUOTAS(ns), quota('two-pods', { pods: '2' }));
-    await s.apiJson('POST', `/apis/apps.openshift.io/v1/namespaces/${ns}/deploymentconfigs`, {
-      apiVersion: 'apps.openshift.io/v1',
-      kind: 'DeploymentConfig',
-      metadata: { name: 'web' },
+/** A DeploymentConfig whose replicas sleep: nothing to build, quick to stop. */
+const sleeper = (name: string, replicas: number): Resource => ({
+  apiVersion: 'apps.openshift.io/v1',
+  kind: 'DeploymentConfig',
+  metadata: { name },
+  spec: {
+    replicas,
+    selector: { app: name },
+    strategy: { type: 'Recreate' },
+    triggers: [{ type: 'ConfigChange' }],
+    template: {
+      metadata: { labels: { app: name } },
       spec: {
-        replicas: 3,
-        selector: { app: 'web' },
-        strategy: { type: 'Recreate' },
-        triggers: [{ type: 'ConfigChange' }],
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: {
-            // sleep as PID 1 ignores SIGTERM: a short grace period keeps the scale-down short.
-            terminationGracePeriodSeconds: 1,
-            containers: [{ name: 'web', image: BASE_IMAGE, command: ['sleep', '600'] }],
-          },
-        },
+        // sleep as PID 1 ignores SIGTERM: a short grace period keeps the scale-down short.
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'web', image: BASE_IMAGE, command: ['sleep', '600'] }],
       },
-    });
-    const dc = await waitFor(
+    },
+  },
+});
+const DCS = (ns: string, name = '') =>
+  `/apis/apps.openshift.io/v1/namespaces/${ns}/deploymentconfigs${name ? `/${name}` : ''}`;
+const condition = async (ns: string, name: string, type: string): Promise<Record<string, any> | undefined> =>
+  (st(await s.apiJson('GET', DCS(ns, name))).conditions ?? []).find((c: any) => c.type === type);
+
+test('replicas on the local target: a rollout past pods fails naming the quota; a scale past it is a ReplicaFailure', async () => {
+  const roll = `q-roll-${run}`;
+  const scale = `q-scale-${run}`;
+  const docker = new Docker();
+  const deployments = await startDeployments(s.rt, { apiUrl: s.http.url, resyncMs: 1000 });
+  try {
+    for (const ns of [roll, scale]) await s.apiJson('POST', QUOTAS(ns), quota('two-pods', { pods: '2' }));
+    await s.apiJson('POST', DCS(roll), sleeper('web', 3));
+    await s.apiJson('POST', DCS(scale), sleeper('api', 1));
+
+    const failed = await waitFor(
       'the rollout to fail',
       async () => {
-        const d = await s.apiJson('GET', `/apis/apps.openshift.io/v1/namespaces/${ns}/deploymentconfigs/web`);
-        const progressing = (st(d).conditions ?? []).find((c: any) => c.type === 'Progressing');
-        return progressing?.status === 'False' ? progressing : undefined;
+        const c = await condition(roll, 'web', 'Progressing');
+        return c?.status === 'False' ? c : undefined;
       },
       90000,
       250,
     );
-    expect(dc.message).toContain(
+    expect(failed.message).toContain(
       'pods "web-1" is forbidden: exceeded quota: two-pods, requested: pods=2, used: pods=1, limited: pods=2',
     );
-    const rc = await s.apiJson('GET', `/api/v1/namespaces/${ns}/replicationcontrollers/web-1`);
+    const rc = await s.apiJson('GET', `/api/v1/namespaces/${roll}/replicationcontrollers/web-1`);
     expect(rc.metadata.annotations?.['openshift.io/deployment.phase']).toBe('Failed');
-    expect(st(await s.apiJson('GET', QUOTAS(ns, 'two-pods'))).used).toEqual({ pods: '0' });
+    expect(st(await s.apiJson('GET', QUOTAS(roll, 'two-pods'))).used).toEqual({ pods: '0' });
+
+    // One replica runs; asking for three (slipway scale dc) is refused by the quota and said on the config.
+    await waitFor(
+      'api-1 complete',
+      async () => (await condition(scale, 'api', 'Available'))?.status === 'True',
+      90000,
+      250,
+    );
+    const dc = await s.apiJson('GET', DCS(scale, 'api'));
+    await s.apiJson('PUT', DCS(scale, 'api'), { ...dc, spec: { ...(dc.spec as object), replicas: 3 } });
+    const failure = await waitFor(
+      'the ReplicaFailure condition',
+      () => condition(scale, 'api', 'ReplicaFailure'),
+      30000,
+      250,
+    );
+    expect(failure).toMatchObject({ status: 'True', reason: 'FailedCreate' });
+    expect(failure.message).toContain(
+      'pods "api-1" is forbidden: exceeded quota: two-pods, requested: pods=2, used: pods=1, limited: pods=2',
+    );
+    expect(st(await s.apiJson('GET', QUOTAS(scale, 'two-pods'))).used).toEqual({ pods: '1' });
   } finally {
     await deployments.close();
-    await removeNamespaceReplicas(docker, ns);
+    for (const ns of [roll, scale]) await removeNamespaceReplicas(docker, ns);
   }
-}, 120000);
+}, 150000);
