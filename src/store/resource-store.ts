@@ -50,11 +50,15 @@ export interface ResourceStore {
 
 const RV_PLACEHOLDER = '"__SLIPWAY_RESOURCE_VERSION__"';
 
-// KEYS: object hash, namespace index, rv counter, namespaces set, deleted namespaces (namespace-keys.ts)
+// KEYS: object hash, namespace index, rv counter, namespaces set, deleted namespaces (namespace-keys.ts),
+//       the namespace's ResourceQuota index
 // ARGV: mode (create|replace|delete), expected rv ('' = any), json with placeholder, name, namespace, events channel, event type,
-//       on create the count quotas of the kind in the namespace ('' or JSON [{quota, resource, hard}])
+//       on create the count quotas of the kind in the namespace ('' or JSON [{quota, resource, hard}]),
+//       and whether they were read ('1'); unread, a create in a namespace with quotas answers
+//       'quotas' and writes nothing, so the caller reads them and tries again
 // The count is the namespace index's size, checked in the same script that adds to it: two
 // servers creating at once cannot both take the last slot, and a delete frees it by itself.
+// A namespace without quotas, most of them, costs a create one round trip.
 const PUT_SCRIPT = `
 local current = redis.call('HGET', KEYS[1], 'rv')
 if ARGV[1] == 'create' then
@@ -68,6 +72,7 @@ if ARGV[1] == 'create' then
       return {'terminating', ''}
     end
   end
+  if ARGV[9] ~= '1' and redis.call('ZCARD', KEYS[6]) > 0 then return {'quotas', ''} end
   if ARGV[8] ~= '' then
     local used = redis.call('ZCARD', KEYS[2])
     for _, l in ipairs(cjson.decode(ARGV[8])) do
@@ -132,14 +137,26 @@ export function matchesSelector(obj: Resource, selector?: string): boolean {
     });
 }
 
+/** A script defined on the connection (EVALSHA): its keys, then its arguments. */
+type Script = (...args: string[]) => Promise<unknown>;
+
 export class RedisResourceStore implements ResourceStore {
   private readonly channel: string;
+  private readonly putScript: Script;
+  private readonly nextNumberScript: Script;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'slipway',
   ) {
     this.channel = `${prefix}:events`;
+    // EVALSHA: every write sends the script's hash, not its text (EVAL again after a
+    // Redis restart forgot it, NOSCRIPT).
+    redis.defineCommand('slipwayPut', { numberOfKeys: 6, lua: PUT_SCRIPT });
+    redis.defineCommand('slipwayNextNumber', { numberOfKeys: 1, lua: NEXT_NUMBER_SCRIPT });
+    const scripts = redis as unknown as Record<string, Script>;
+    this.putScript = scripts.slipwayPut!.bind(redis);
+    this.nextNumberScript = scripts.slipwayNextNumber!.bind(redis);
   }
 
   private typeKey(info: KindInfo): string {
@@ -163,16 +180,15 @@ export class RedisResourceStore implements ResourceStore {
     expectedRv: string,
     json: string,
     eventType: WatchEventType,
-    countLimits: QuotaLimit[] = [],
+    countLimits?: QuotaLimit[],
   ): Promise<[string, string, string?]> {
-    return (await this.redis.eval(
-      PUT_SCRIPT,
-      5,
+    return (await this.putScript(
       this.objKey(info, ns, name),
       this.idxKey(info, ns),
       `${this.prefix}:rv`,
       this.nsKey(info),
       deletedNamespacesKey(this.prefix),
+      this.idxKey(RESOURCE_QUOTA, ns),
       mode,
       expectedRv,
       json,
@@ -180,7 +196,8 @@ export class RedisResourceStore implements ResourceStore {
       ns,
       this.channel,
       eventType,
-      countLimits.length > 0 ? JSON.stringify(countLimits) : '',
+      countLimits && countLimits.length > 0 ? JSON.stringify(countLimits) : '',
+      countLimits ? '1' : '0',
     )) as [string, string, string?];
   }
 
@@ -225,17 +242,21 @@ export class RedisResourceStore implements ResourceStore {
       },
     };
     const json = JSON.stringify(stored).replace('"__RV__"', RV_PLACEHOLDER);
-    const limits = countLimits(await this.list(RESOURCE_QUOTA, ns), info);
-    const [result, detail, saved] = await this.put(
-      'create',
-      info,
-      ns,
-      obj.metadata.name,
-      '',
-      json,
-      'ADDED',
-      limits,
-    );
+    let [result, detail, saved] = await this.put('create', info, ns, obj.metadata.name, '', json, 'ADDED');
+    if (result === 'quotas') {
+      // The namespace has quotas: the kind's count limits go with the second try.
+      const limits = countLimits(await this.list(RESOURCE_QUOTA, ns), info);
+      [result, detail, saved] = await this.put(
+        'create',
+        info,
+        ns,
+        obj.metadata.name,
+        '',
+        json,
+        'ADDED',
+        limits,
+      );
+    }
     if (result === 'terminating') throw namespaceTerminatingError(ns);
     if (result === 'exists') {
       throw new AlreadyExistsError(`${info.kind} "${obj.metadata.name}" already exists in namespace "${ns}"`);
@@ -309,9 +330,7 @@ export class RedisResourceStore implements ResourceStore {
   }
 
   async nextNumber(info: KindInfo, namespace: string, name: string, statusField: string): Promise<number> {
-    const n = Number(
-      await this.redis.eval(NEXT_NUMBER_SCRIPT, 1, this.objKey(info, namespace, name), statusField),
-    );
+    const n = Number(await this.nextNumberScript(this.objKey(info, namespace, name), statusField));
     if (n < 0) throw new NotFoundError(`${info.kind} "${name}" not found in namespace "${namespace}"`);
     return n;
   }
