@@ -85,7 +85,13 @@ export interface Runtime {
   /** Which BuildConfig pushed which image (the ImageChange loop guard). */
   provenance: RedisImageProvenance;
   /** Starts a build; SerialLatestOnly cancels older queued builds of the config first. */
-  instantiate(namespace: string, buildConfig: string, request?: BuildRequest): Promise<Resource>;
+  /** Starts a build; `current` is the BuildConfig when the caller has just read it. */
+  instantiate(
+    namespace: string,
+    buildConfig: string,
+    request?: BuildRequest,
+    current?: Resource,
+  ): Promise<Resource>;
   /**
    * Fires the ImageChange triggers following a tag that moved (registry notifications and
    * workers' pushes both call it). `registry` lets it look up who pushed the image.
@@ -291,7 +297,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     claims: new RedisDeliveryClaims(ingestRedis, rt.prefix),
     intake: new RedisPushIntake(ingestRedis, rt.prefix, new RedisBuildConfigIndex(ingestRedis, rt.prefix)),
     redisConnected: () => rt.redis.status === 'ready',
-    instantiate: (ns, bc, req) => rt.instantiate(ns, bc, req),
+    instantiate: (ns, bc, req, current) => rt.instantiate(ns, bc, req, current),
     dispatchImageChange: (update) => rt.dispatchImageChange(update),
     logger: rt.logger,
   });

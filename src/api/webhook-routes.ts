@@ -52,7 +52,12 @@ export interface WebhookRoutesDeps {
   /** The org endpoint's claim and BuildConfigs-by-repository lookup (src/store/push-intake.ts). */
   intake: PushIntake;
   /** How builds start (the runtime's instantiate, with run policies). */
-  instantiate: (namespace: string, buildConfig: string, request: BuildRequest) => Promise<Resource>;
+  instantiate: (
+    namespace: string,
+    buildConfig: string,
+    request: BuildRequest,
+    current?: Resource,
+  ) => Promise<Resource>;
   /** Fires the ImageChange triggers of a tag update (src/triggers/image-change-dispatch.ts). */
   dispatchImageChange: (update: ImageStreamTagUpdate & { registry: string }) => Promise<ImageChangeOutcome>;
   /**

@@ -126,15 +126,21 @@ export function instantiateWithRunPolicy(deps: {
   queue: BuildQueue;
   logs: BuildLogStore;
   logger: { info(obj: object, msg: string): void };
-}): (namespace: string, buildConfig: string, request?: BuildRequest) => Promise<Resource> {
+}): (
+  namespace: string,
+  buildConfig: string,
+  request?: BuildRequest,
+  current?: Resource,
+) => Promise<Resource> {
   const { store, queue, logs, logger } = deps;
-  return (namespace, buildConfig, request = {}) =>
+  return (namespace, buildConfig, request = {}, current) =>
     instantiateBuild({
       store,
       queue,
       namespace,
       buildConfig,
       request,
+      ...(current ? { current } : {}),
       beforeEnqueue: async (build, bc) => {
         const cancelled = await cancelSupersededBuilds({ store, queue, logs, build, buildConfig: bc });
         if (cancelled.length > 0)

@@ -42,6 +42,11 @@ export interface InstantiateOptions {
   namespace: string;
   buildConfig: string;
   request?: BuildRequest;
+  /**
+   * The BuildConfig as the caller has just read it (the org webhook's routing did), for
+   * the checks before a number is taken; read from the store when not given.
+   */
+  current?: Resource;
   /** Runs after the Build is stored and before it is queued (run-policy decisions). */
   beforeEnqueue?: (build: Resource, buildConfig: Resource) => Promise<void>;
 }
@@ -155,7 +160,7 @@ export async function instantiateBuild(options: InstantiateOptions): Promise<Res
       { causes },
     );
   }
-  const existing = await store.get(BUILD_CONFIG, namespace, buildConfig);
+  const existing = options.current ?? (await store.get(BUILD_CONFIG, namespace, buildConfig));
   if (!existing)
     throw new NotFoundError(`BuildConfig "${buildConfig}" not found in namespace "${namespace}"`);
   const bcSource = (existing.spec as BuildConfigSpec).source;

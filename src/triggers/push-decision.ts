@@ -134,6 +134,8 @@ export interface RoutedBuild {
   buildConfig: ObjectKey;
   request: TriggeredBuildRequest;
   reason: string;
+  /** The BuildConfig as routing read it: starting the build need not read it again. */
+  object: Resource;
 }
 export interface SkippedBuildConfig {
   buildConfig: ObjectKey;
@@ -181,7 +183,7 @@ export function routePush(input: { push: PushEvent; buildConfigs: readonly Resou
     for (const trigger of triggers) {
       const d = decidePush({ buildConfig: bc, trigger, push: input.push });
       if (d.build) {
-        routed = { buildConfig: key, request: d.request, reason: d.reason };
+        routed = { buildConfig: key, request: d.request, reason: d.reason, object: bc };
         break;
       }
       reasons.push(d.reason);

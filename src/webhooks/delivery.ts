@@ -43,7 +43,12 @@ export interface DeliveryDeps {
   store: ResourceStore;
   claims: DeliveryClaims;
   /** How builds start (the runtime's instantiate, with run policies). */
-  instantiate: (namespace: string, buildConfig: string, request: BuildRequest) => Promise<Resource>;
+  instantiate: (
+    namespace: string,
+    buildConfig: string,
+    request: BuildRequest,
+    current?: Resource,
+  ) => Promise<Resource>;
   logger: Logger;
 }
 
@@ -146,6 +151,7 @@ export async function deliverGitHubOrgHook(
             target.buildConfig.namespace,
             target.buildConfig.name,
             target.request,
+            target.object,
           );
           builds.push(`${target.buildConfig.namespace}/${build.metadata.name}`);
         } catch (err) {

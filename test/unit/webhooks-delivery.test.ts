@@ -3,6 +3,8 @@
  * store and in-memory claims: claim, build, release on failure, answer. No Redis, no HTTP.
  */
 import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { Webhooks } from '@octokit/webhooks';
 import { UnavailableError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/logger.js';
 import { lookupKind, type Resource } from '../../src/core/resource.js';
@@ -12,6 +14,7 @@ import type { DeliveryClaims } from '../../src/store/delivery-claims.js';
 import { MemoryResourceStore } from '../../src/store/memory-store.js';
 import { separatePushIntake } from '../../src/store/push-intake.js';
 import { MemoryBuildConfigIndex } from '../../src/triggers/buildconfig-index.js';
+import { createGitHubOrgReceiver } from '../../src/webhooks/github-org-webhook.js';
 import {
   deliverBuildConfigHook,
   deliverGitHubOrgHook,
@@ -147,5 +150,56 @@ describe('the one Status builder', () => {
     expect(
       statusObject({ code: 422, reason: 'Invalid', message: 'bad', details: { causes: [] } }),
     ).toMatchObject({ status: 'Failure', reason: 'Invalid', code: 422, details: { causes: [] } });
+  });
+});
+
+describe('GitHub org/App delivery starting a build', () => {
+  it('hands instantiate the BuildConfig routing read, so it is not read again', async () => {
+    const { deps, claims } = await setUp();
+    const stored = await deps.store.create(BUILD_CONFIG, {
+      apiVersion: 'build.openshift.io/v1',
+      kind: 'BuildConfig',
+      metadata: { name: 'app', namespace: 'team' },
+      spec: {
+        source: { type: 'Git', git: { uri: 'https://github.com/team/app.git', ref: 'main' } },
+        strategy: { type: 'Docker' },
+        triggers: [{ type: 'GitHub', github: { secret: 'unused-by-the-org-endpoint' } }],
+      },
+    });
+    const index = new MemoryBuildConfigIndex();
+    await index.upsert(stored);
+    const handed: (Resource | undefined)[] = [];
+    const body = JSON.stringify({
+      ref: 'refs/heads/main',
+      before: '0'.repeat(40),
+      after: 'a'.repeat(40),
+      repository: { full_name: 'team/app', clone_url: 'https://github.com/team/app.git' },
+      commits: [],
+    });
+    const signature = await new Webhooks({ secret: 'org-secret' }).sign(body);
+    const headers: Record<string, string> = {
+      'x-github-event': 'push',
+      'x-github-delivery': randomUUID(),
+      'x-hub-signature-256': signature,
+      'content-type': 'application/json',
+    };
+    const a = await deliverGitHubOrgHook(
+      {
+        ...deps,
+        instantiate: async (ns, name, _request, current) => {
+          handed.push(current);
+          return {
+            apiVersion: 'build.openshift.io/v1',
+            kind: 'Build',
+            metadata: { name: `${name}-1`, namespace: ns },
+          };
+        },
+        receiver: createGitHubOrgReceiver({ secret: 'org-secret' }),
+        intake: separatePushIntake(claims, index),
+      },
+      { method: 'POST', getHeader: (n) => headers[n.toLowerCase()], rawBody: Buffer.from(body) },
+    );
+    expect(a).toMatchObject({ status: 202, outcome: 'built', body: { builds: ['team/app-1'] } });
+    expect(handed).toEqual([stored]);
   });
 });
