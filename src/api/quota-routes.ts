@@ -48,6 +48,20 @@ export async function manifestBlobs(
   return out;
 }
 
+/**
+ * The repository of an image reference in the internal registry, when it is one of the
+ * project's own (`REGISTRY/NAMESPACE/NAME[:tag|@digest]`); undefined otherwise. A stream's
+ * status is written through the API, so a reference naming another project's repository
+ * must not make the usage report read that project's manifests.
+ */
+export function ownRepository(reference: string, registry: string, namespace: string): string | undefined {
+  const prefix = `${registry}/${namespace}/`;
+  if (!reference.startsWith(prefix)) return undefined;
+  const repository = reference.slice(registry.length + 1).replace(/(@[^/]*|:[^/]*)$/, '');
+  const name = repository.slice(namespace.length + 1);
+  return name !== '' && !name.includes('/') && !name.includes('..') ? repository : undefined;
+}
+
 interface StreamUsage {
   name: string;
   /** Distinct images (digests) the stream's tags and their history point at. */
@@ -60,7 +74,8 @@ interface StreamUsage {
  * Image storage per ImageStream, from the registry's manifests: each stream counts every
  * blob its images use once; the project total counts a blob once even when several
  * streams share it (a common base image), as the registry stores it once per repository
- * mount. Images outside the internal registry take no storage here and are skipped.
+ * mount. Images outside the internal registry, or in another project's repositories, take
+ * no storage here and are skipped.
  */
 async function imageStorage(
   deps: QuotaRoutesDeps,
@@ -75,9 +90,8 @@ async function imageStorage(
     const images = new Map<string, string>();
     for (const t of tags)
       for (const item of t.items ?? []) {
-        const ref = item.dockerImageReference ?? '';
-        if (!item.image || !ref.startsWith(`${deps.registry}/`)) continue;
-        const repository = ref.slice(deps.registry.length + 1).replace(/[@:][^/]*$/, '');
+        const repository = ownRepository(item.dockerImageReference ?? '', deps.registry, namespace);
+        if (!item.image || repository === undefined) continue;
         images.set(item.image, repository);
       }
     const blobs = new Map<string, number>();

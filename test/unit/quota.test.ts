@@ -1,4 +1,5 @@
 import { roleAllows, requestAttributes } from '../../src/api/authorization.js';
+import { ownRepository } from '../../src/api/quota-routes.js';
 import {
   buildRequest,
   computeDecision,
@@ -145,4 +146,25 @@ test('the memory store refuses a create past a count quota as the Redis store do
   await store.create(SECRET, { ...secret('c'), metadata: { name: 'c', namespace: 'other' } });
   await store.delete(SECRET, 'p', 'a');
   await store.create(SECRET, secret('c'));
+});
+
+describe('ownRepository: the usage report reads only the project’s own repositories', () => {
+  const registry = '127.0.0.1:5000';
+  it('takes the repository of a tag or digest reference in the project', () => {
+    expect(ownRepository(`${registry}/shop/web:latest`, registry, 'shop')).toBe('shop/web');
+    expect(ownRepository(`${registry}/shop/web@sha256:${'a'.repeat(64)}`, registry, 'shop')).toBe('shop/web');
+    expect(ownRepository(`${registry}/shop/web`, registry, 'shop')).toBe('shop/web');
+  });
+  it('skips another project’s repository, another registry, and odd paths', () => {
+    for (const ref of [
+      `${registry}/other/web:latest`,
+      `${registry}/shop-2/web:latest`,
+      `example.com/shop/web:latest`,
+      `${registry}/shop/a/b:latest`,
+      `${registry}/shop/..:latest`,
+      `${registry}/shop/:latest`,
+      '',
+    ])
+      expect([ref, ownRepository(ref, registry, 'shop')]).toEqual([ref, undefined]);
+  });
 });
