@@ -96,6 +96,18 @@ afterAll(async () => {
       100,
     );
 
+    // The rollout is over before the engine goes: a rollout still in its last steps fails
+    // when the engine disappears under it, and its revision is then scaled to zero, which
+    // is a rollout's failure, not the restart under running replicas this test is about.
+    await waitFor(
+      'the rollout of web-1 to complete',
+      async () =>
+        (await s.apiJson('GET', RC('web-1'))).metadata.annotations?.['openshift.io/deployment.phase'] ===
+        'Complete',
+      60000,
+      250,
+    );
+
     const stopped = Date.now();
     await engineProcess.stop();
     expect((await getViaRouter(worker!.routerUrl, host)).status).not.toBe(200);
@@ -112,15 +124,21 @@ afterAll(async () => {
     );
     // Against the replicas running at each look: healing may still swap one that the
     // restart left dead for a new one while the router catches up.
+    let seen: { running: string[]; served: string[] } = { running: [], served: [] };
     await waitFor(
       'the router to serve the two running replicas again',
       async () => {
         const running = await runningIds(engine, ns, 'web-1');
-        return running.length === 2 && (await servedBy(worker!.routerUrl, host)).join() === running.join();
+        seen = { running, served: running.length === 2 ? await servedBy(worker!.routerUrl, host) : [] };
+        return running.length === 2 && seen.served.join() === running.join();
       },
       60000,
       200,
-    );
+    ).catch(async (err: unknown) => {
+      const replicas = await s.rt.redis.hgetall(`${s.rt.prefix}:deploy:replicas`).catch(() => ({}));
+      console.log(JSON.stringify({ lastLook: seen, replicaStates: replicas }));
+      throw err;
+    });
     console.log(
       `engine restart: router served both replicas again ${Date.now() - stopped} ms after the stop`,
     );
