@@ -18,8 +18,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SlipwayConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { httpRequests, webhookDeliveries } from '../core/metrics.js';
-import type { Resource } from '../core/resource.js';
-import type { BuildRequest } from '../queue/instantiate.js';
 import type { DeliveryClaims } from '../store/delivery-claims.js';
 import type { PushIntake } from '../store/push-intake.js';
 import type { ResourceStore } from '../store/resource-store.js';
@@ -31,6 +29,7 @@ import {
   deliverRegistryNotification,
   replyAnswer,
   type DeliveryAnswer,
+  type StartBuild,
 } from '../webhooks/delivery.js';
 import { createGitHubOrgReceiver, MAX_WEBHOOK_BODY_BYTES, WEBHOOK_TYPES } from '../webhooks/index.js';
 import { contentLengthExceedsLimit, reply, tooLarge, type WebhookRequest } from '../webhooks/request.js';
@@ -52,12 +51,7 @@ export interface WebhookRoutesDeps {
   /** The org endpoint's claim and BuildConfigs-by-repository lookup (src/store/push-intake.ts). */
   intake: PushIntake;
   /** How builds start (the runtime's instantiate, with run policies). */
-  instantiate: (
-    namespace: string,
-    buildConfig: string,
-    request: BuildRequest,
-    current?: Resource,
-  ) => Promise<Resource>;
+  instantiate: StartBuild;
   /** Fires the ImageChange triggers of a tag update (src/triggers/image-change-dispatch.ts). */
   dispatchImageChange: (update: ImageStreamTagUpdate & { registry: string }) => Promise<ImageChangeOutcome>;
   /**

@@ -39,16 +39,19 @@ export interface DeliveryAnswer {
   outcome: DeliveryOutcome;
 }
 
+/** How a delivery starts a build; `current` is the BuildConfig when routing has just read it. */
+export type StartBuild = (
+  namespace: string,
+  buildConfig: string,
+  request: BuildRequest,
+  current?: Resource,
+) => Promise<Resource>;
+
 export interface DeliveryDeps {
   store: ResourceStore;
   claims: DeliveryClaims;
   /** How builds start (the runtime's instantiate, with run policies). */
-  instantiate: (
-    namespace: string,
-    buildConfig: string,
-    request: BuildRequest,
-    current?: Resource,
-  ) => Promise<Resource>;
+  instantiate: StartBuild;
   logger: Logger;
 }
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { cliRunner, type CliRun } from '../support/cli.js';
-import { startSlipway, type TestSlipway } from '../support/slipway.js';
+import { binding, startSlipway, type TestSlipway } from '../support/slipway.js';
 
 let s: TestSlipway;
 const run = randomUUID().slice(0, 6);
@@ -67,16 +67,6 @@ const secret = (name: string): Record<string, unknown> => ({
   metadata: { name },
   stringData: { password: 'hunter2' },
 });
-
-function binding(role: string, user: string): Record<string, unknown> {
-  return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: `${role}-${user}` },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-    subjects: [{ kind: 'User', name: user }],
-  };
-}
 
 /** The CLI as one user: each user keeps their own credentials and current project. */
 const runners = new Map<string, ReturnType<typeof cliRunner>>();

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshot, signIn } from '../support/browser.js';
-import { BC_PATH, BUILD_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
+import { BC_PATH, BUILD_PATH, binding, startSlipway, type TestSlipway } from '../support/slipway.js';
 
 const run = randomUUID().slice(0, 6);
 const p1 = `shop-${run}`;
@@ -74,16 +74,6 @@ function deploymentConfig(name: string): Record<string, unknown> {
         spec: { containers: [{ name, image: `127.0.0.1:5000/${name}:latest` }] },
       },
     },
-  };
-}
-
-function binding(role: string, user: string): Record<string, unknown> {
-  return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: `${role}-${user}` },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-    subjects: [{ kind: 'User', name: user }],
   };
 }
 

@@ -131,3 +131,14 @@ export async function startSlipway(options: TestSlipwayOptions = {}): Promise<Te
   };
   return handle;
 }
+
+/** A RoleBinding giving `user` the ClusterRole `role` (admin, edit, view) in the project it is created in. */
+export function binding(role: string, user: string): Record<string, unknown> {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: `${role}-${user}` },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+    subjects: [{ kind: 'User', name: user }],
+  };
+}
