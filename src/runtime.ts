@@ -291,11 +291,14 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
   // Deliveries' claims and index lookups get a connection of their own that pipelines by
   // itself: the commands of every delivery handled in one tick reach Redis in one write.
   const ingestRedis = rt.redis.duplicate({ enableAutoPipelining: true });
+  // The org endpoint's claim-and-lookup batches deliveries itself (src/store/push-intake.ts):
+  // pipelining its one call per batch again would only defer it by another tick.
+  const intakeRedis = rt.redis.duplicate();
   const webhooks = webhookRoutes({
     config: rt.config,
     store: rt.store,
     claims: new RedisDeliveryClaims(ingestRedis, rt.prefix),
-    intake: new RedisPushIntake(ingestRedis, rt.prefix, new RedisBuildConfigIndex(ingestRedis, rt.prefix)),
+    intake: new RedisPushIntake(intakeRedis, rt.prefix, new RedisBuildConfigIndex(intakeRedis, rt.prefix)),
     redisConnected: () => rt.redis.status === 'ready',
     instantiate: (ns, bc, req, current) => rt.instantiate(ns, bc, req, current),
     dispatchImageChange: (update) => rt.dispatchImageChange(update),
@@ -351,6 +354,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
     });
   } catch (err) {
     ingestRedis.disconnect();
+    intakeRedis.disconnect();
     await stopIndexing();
     throw err;
   }
@@ -374,6 +378,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
       });
       await Promise.race([webhooks.drain(), deadline]);
       ingestRedis.disconnect();
+      intakeRedis.disconnect();
       await stopIndexing();
     },
   };

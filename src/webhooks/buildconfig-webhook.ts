@@ -36,7 +36,7 @@ import {
   type WebhookReply,
   type WebhookRequest,
 } from './request.js';
-import { secretsEqual, verifySha256Signature } from './signatures.js';
+import { secretsEqual, sha256SignatureMatches } from './signatures.js';
 import { matchTriggerSecret, type GetSecret } from './trigger-secrets.js';
 
 export const WEBHOOK_TYPES: readonly WebhookSource[] = ['github', 'gitlab', 'bitbucket', 'generic'];
@@ -149,7 +149,7 @@ function requireJson(request: WebhookRequest): WebhookReply | undefined {
 async function checkHubSignature(ctx: Context, header: string): Promise<WebhookReply | undefined> {
   const signature = ctx.input.request.getHeader(header);
   if (signature !== undefined) {
-    if (await verifySha256Signature(ctx.secret, ctx.input.request.rawBody, signature)) return undefined;
+    if (sha256SignatureMatches(ctx.secret, ctx.input.request.rawBody, signature)) return undefined;
     return reply(
       401,
       `${header} does not match the payload signed with this trigger's secret; set the webhook's secret to the trigger's secret`,

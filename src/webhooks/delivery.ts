@@ -19,8 +19,10 @@ import type { PushIntake } from '../store/push-intake.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { ImageChangeOutcome } from '../triggers/image-change-dispatch.js';
 import type { ImageStreamTagUpdate } from '../triggers/image-change.js';
+import { repositoryKeys } from '../triggers/buildconfig-index.js';
 import { routeCandidates } from '../triggers/push-router.js';
 import { handleBuildConfigWebhook } from './buildconfig-webhook.js';
+import { githubRepositoryHint } from './github-payload.js';
 import type { GitHubOrgReceiver } from './github-org-webhook.js';
 import { handleRegistryNotification } from './registry-webhook.js';
 import { reply, toStatusObject, type WebhookReply, type WebhookRequest } from './request.js';
@@ -105,6 +107,12 @@ export async function deliverBuildConfigHook(
 export const ORG_WEBHOOK_OFF_MESSAGE =
   'the GitHub org/App webhook is off: set SLIPWAY_GITHUB_SECRET (githubSecret in the config file) to the webhook secret configured on GitHub, and restart the server';
 
+/** Whether every repository the parsed URLs name is one the bytes' URLs named too. */
+function sameRepository(hint: readonly string[], parsed: readonly string[]): boolean {
+  const looked = new Set(repositoryKeys(hint));
+  return repositoryKeys(parsed).every((k) => looked.has(k));
+}
+
 /** The org/App webhook: every BuildConfig the push should build, with a claim per BuildConfig. */
 export async function deliverGitHubOrgHook(
   deps: DeliveryDeps & {
@@ -117,21 +125,49 @@ export async function deliverGitHubOrgHook(
 ): Promise<DeliveryAnswer> {
   const { claims, logger } = deps;
   if (!deps.receiver) return replyAnswer(reply(404, ORG_WEBHOOK_OFF_MESSAGE));
-  const result = await deps.receiver.receive(request);
-  if (result.action === 'reply') return replyAnswer(result.reply);
-  const { deliveryId } = result;
-  const getBuildConfig = (ns: string, name: string): Promise<Resource | undefined> =>
-    deps.store.get(BUILD_CONFIG, ns, name);
-  // The claim and the lookup together: one Redis command (src/store/push-intake.ts).
-  const intake = await deps.intake.claimAndLookup(deliveryId, result.push.repoUrls);
-  if (!intake.claimed) {
-    return replyAnswer(reply(200, `delivery ${deliveryId} was already handled; no new builds`), 'duplicate');
+  const checked = deps.receiver.check(request);
+  if (checked.action === 'reply') return replyAnswer(checked.reply);
+  const { deliveryId } = checked;
+  const duplicate = (): DeliveryAnswer =>
+    replyAnswer(reply(200, `delivery ${deliveryId} was already handled; no new builds`), 'duplicate');
+
+  // Most pushes name a repository no BuildConfig uses: read its URLs from the bytes and
+  // answer those without parsing the payload (githubRepositoryHint). The claim and the
+  // lookup together are one Redis command (src/store/push-intake.ts).
+  const hint = githubRepositoryHint(request.rawBody);
+  let intake = hint ? await deps.intake.claimAndLookup(deliveryId, hint) : undefined;
+  if (intake && !intake.claimed) return duplicate();
+  if (intake && hint && intake.candidates.length === 0) {
+    return {
+      status: 202,
+      body: {
+        ...statusObject({
+          code: 202,
+          message: `push to ${hint[0]} starts no build (no BuildConfig uses the repository)`,
+        }),
+        builds: [],
+        skipped: [],
+      },
+      outcome: 'ignored',
+    };
+  }
+  const result = deps.receiver.parse(request.rawBody, deliveryId);
+  if (result.action === 'reply') {
+    if (intake && deliveryId) await claims.releaseDelivery(deliveryId).catch(() => undefined);
+    return replyAnswer(result.reply);
+  }
+  if (!intake) {
+    intake = await deps.intake.claimAndLookup(deliveryId, result.push.repoUrls);
+    if (!intake.claimed) return duplicate();
+  } else if (hint && !sameRepository(hint, result.push.repoUrls)) {
+    // The parsed payload names more URLs than the bytes gave: look them all up.
+    intake = { claimed: true, candidates: await deps.intake.lookup(result.push.repoUrls) };
   }
   try {
     const routing = await routeCandidates({
       push: result.push,
       candidates: intake.candidates,
-      getBuildConfig,
+      getBuildConfig: (ns, name) => deps.store.get(BUILD_CONFIG, ns, name),
     });
     const skipped = routing.skipped.map((s) => ({
       buildConfig: `${s.buildConfig.namespace}/${s.buildConfig.name}`,

@@ -18,7 +18,7 @@ import {
   type WebhookReply,
   type WebhookRequest,
 } from './request.js';
-import { verifySha256Signature } from './signatures.js';
+import { sha256SignatureMatches } from './signatures.js';
 
 export type GitHubOrgWebhookResult =
   | {
@@ -33,7 +33,19 @@ export type GitHubOrgWebhookResult =
     }
   | { action: 'reply'; reply: WebhookReply };
 
+/** A delivery whose headers and signature are good: a `push` whose payload is still to read. */
+export type CheckedGitHubPush =
+  { action: 'push'; deliveryId?: string } | { action: 'reply'; reply: WebhookReply };
+
 export interface GitHubOrgReceiver {
+  /**
+   * Everything but the payload's content, synchronously: method, size, signature, event
+   * and content type. A `push` that passes is read with `parse`.
+   */
+  check(request: WebhookRequest): CheckedGitHubPush;
+  /** Reads a checked push's payload: a PushEvent, or a 400 naming what is wrong. */
+  parse(rawBody: Buffer, deliveryId: string | undefined): GitHubOrgWebhookResult;
+  /** check, then parse. */
   receive(request: WebhookRequest): Promise<GitHubOrgWebhookResult>;
 }
 
@@ -48,9 +60,12 @@ export function createGitHubOrgReceiver(options: { secret: string }): GitHubOrgR
     );
   }
   const { secret } = options;
+  const answer = (r: WebhookReply): { action: 'reply'; reply: WebhookReply } => ({
+    action: 'reply',
+    reply: r,
+  });
 
-  async function receive(request: WebhookRequest): Promise<GitHubOrgWebhookResult> {
-    const answer = (r: WebhookReply): GitHubOrgWebhookResult => ({ action: 'reply', reply: r });
+  function check(request: WebhookRequest): CheckedGitHubPush {
     const methodError = checkMethod(request);
     if (methodError) return answer(methodError);
     if (request.rawBody.length > MAX_WEBHOOK_BODY_BYTES) return answer(tooLarge());
@@ -62,7 +77,7 @@ export function createGitHubOrgReceiver(options: { secret: string }): GitHubOrgR
         reply(401, "missing X-Hub-Signature-256: set the webhook secret on GitHub to Slipway's githubSecret"),
       );
     }
-    if (!(await verifySha256Signature(secret, request.rawBody, signature)))
+    if (!sha256SignatureMatches(secret, request.rawBody, signature))
       return answer(
         reply(401, 'X-Hub-Signature-256 does not match the payload signed with the configured secret'),
       );
@@ -83,7 +98,11 @@ export function createGitHubOrgReceiver(options: { secret: string }): GitHubOrgR
         ),
       );
     }
-    const body = parseJsonBody(request.rawBody);
+    return delivery ? { action: 'push', deliveryId: `github:${delivery}` } : { action: 'push' };
+  }
+
+  function parse(rawBody: Buffer, deliveryId: string | undefined): GitHubOrgWebhookResult {
+    const body = parseJsonBody(rawBody);
     if (!body.ok) return answer(body.reply);
     const parsed = parseGitHubPush(body.value);
     if (!parsed.ok) return answer(parsed.reply);
@@ -92,10 +111,19 @@ export function createGitHubOrgReceiver(options: { secret: string }): GitHubOrgR
       push: parsed.value.push,
       repository: parsed.value.repository,
     };
-    if (delivery) result.deliveryId = `github:${delivery}`;
+    if (deliveryId) result.deliveryId = deliveryId;
     if (parsed.value.after) result.after = parsed.value.after;
     return result;
   }
 
-  return { receive };
+  return {
+    check,
+    parse,
+    receive(request) {
+      const checked = check(request);
+      return Promise.resolve(
+        checked.action === 'reply' ? checked : parse(request.rawBody, checked.deliveryId),
+      );
+    },
+  };
 }

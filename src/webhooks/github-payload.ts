@@ -94,3 +94,49 @@ export function parseGitHubPush(payload: unknown): Parsed<GitHubPush> {
   if (changed !== undefined) push.changedPaths = changed;
   return { ok: true, value: { push, repository: str(repository?.full_name) ?? '', after } };
 }
+
+/**
+ * The repository URL fields a push payload has once each, all under `repository` (the
+ * owner's and sender's objects have `html_url` and `url` too, these they do not).
+ */
+const HINT_KEYS = ['clone_url', 'ssh_url', 'git_url'].map((k) => Buffer.from(`"${k}"`));
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+function skipSpace(raw: Buffer, i: number): number {
+  let at = i;
+  while (raw[at] === 0x20 || raw[at] === 0x0a || raw[at] === 0x0d || raw[at] === 0x09) at++;
+  return at;
+}
+
+/**
+ * The pushed repository's URLs read from the raw bytes of a *verified* payload without
+ * parsing it: each of `"clone_url"`, `"ssh_url"` and `"git_url"` must appear exactly once,
+ * as a key, with a plain string value (no escapes); anything else is undefined, and the
+ * caller parses the payload as usual. Parsing a 7.7 KB push costs as much as verifying
+ * its signature and recording it together, and most of an org's pushes name a repository
+ * no BuildConfig uses: those are answered from these URLs alone (src/webhooks/delivery.ts).
+ * A payload that does match is parsed whole and its parsed URLs are the ones routed.
+ *
+ * Only for signed payloads: a sender holding the secret could hide a repository from
+ * this reading (a key spelled with escapes, a decoy in a string), and so fail to start
+ * its own builds, nothing more.
+ */
+export function githubRepositoryHint(raw: Buffer): string[] | undefined {
+  const urls: string[] = [];
+  for (const key of HINT_KEYS) {
+    const at = raw.indexOf(key);
+    if (at <= 0 || raw[at - 1] === BACKSLASH || raw.indexOf(key, at + key.length) >= 0) return undefined;
+    let i = skipSpace(raw, at + key.length);
+    if (raw[i] !== COLON) return undefined;
+    i = skipSpace(raw, i + 1);
+    if (raw[i] !== QUOTE) return undefined;
+    const end = raw.indexOf(QUOTE, i + 1);
+    if (end < 0) return undefined;
+    const value = raw.toString('utf8', i + 1, end);
+    if (value.includes('\\') || value === '') return undefined;
+    urls.push(value);
+  }
+  return urls;
+}

@@ -27,11 +27,11 @@ const SIGNATURE = /^sha256=[0-9a-f]{64}$/i;
  * much again as the HMAC itself (and would not round-trip a body that is not UTF-8).
  * Tests sign with @octokit/webhooks' `sign()` and check the two agree.
  */
-export async function verifySha256Signature(
+export function sha256SignatureMatches(
   secret: string,
   rawBody: Buffer,
   signature: string | undefined,
-): Promise<boolean> {
+): boolean {
   if (!secret || !signature || rawBody.length === 0) return false;
   const header = signature.trim();
   if (!SIGNATURE.test(header)) return false;

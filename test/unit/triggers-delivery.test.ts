@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Resource } from '../../src/core/resource.js';
 import { RedisDeliveryClaims } from '../../src/store/delivery-claims.js';
-import { RedisPushIntake, separatePushIntake } from '../../src/store/push-intake.js';
+import { MAX_INTAKE_BATCH, RedisPushIntake, separatePushIntake } from '../../src/store/push-intake.js';
 import { RedisBuildConfigIndex } from '../../src/store/redis-buildconfig-index.js';
 import { startRedis, type RedisHandle } from '../support/stack.js';
 
@@ -131,6 +131,45 @@ describe('claimAndLookup: the claim and the repository lookup in one command', (
     expect(await claims.claimDelivery(id, 60)).toBe(false);
     await claims.releaseDelivery(id);
     expect((await redis.claimAndLookup(id, [])).claimed).toBe(true);
+  });
+
+  it('answers deliveries arriving together from one script call, each its own result', async () => {
+    const prefix = `t-${randomUUID()}`;
+    const { redis, client } = await intakes(prefix);
+    const calls = async (): Promise<number> => {
+      const stats = String(await client.call('INFO', 'commandstats'));
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    await redis.claimAndLookup(`github:${randomUUID()}`, []); // loads the script
+    const repeated = `github:${randomUUID()}`;
+    const before = await calls();
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        redis.claimAndLookup(
+          i === 7 || i === 40 ? repeated : `github:${randomUUID()}`,
+          i % 3 === 0 ? ['https://github.com/o/r'] : i % 3 === 1 ? ['https://github.com/o/elsewhere'] : [],
+        ),
+      ),
+    );
+    expect(await calls()).toBe(before + 1);
+    results.forEach((r, i) => {
+      if (i === 40)
+        expect(r).toEqual({ claimed: false, candidates: [] }); // i = 7 came first
+      else if (i % 3 === 0)
+        expect(r.candidates).toEqual([
+          { namespace: 'a', name: 'one' },
+          { namespace: 'b', name: 'two' },
+        ]);
+      else if (i % 3 === 1) expect(r.candidates).toEqual([{ namespace: 'a', name: 'other' }]);
+      else expect(r).toEqual({ claimed: true, candidates: [] });
+    });
+    // More than a batch's worth at once: split, none lost.
+    const many = await Promise.all(
+      Array.from({ length: MAX_INTAKE_BATCH * 2 + 3 }, () =>
+        redis.claimAndLookup(`github:${randomUUID()}`, ['https://github.com/o/r']),
+      ),
+    );
+    expect(many.every((r) => r.claimed && r.candidates.length === 2)).toBe(true);
   });
 
   it('works again after Redis forgot its scripts (a restart, SCRIPT FLUSH)', async () => {

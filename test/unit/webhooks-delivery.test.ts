@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Webhooks } from '@octokit/webhooks';
 import { UnavailableError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/logger.js';
@@ -13,8 +14,9 @@ import type { BuildRequest } from '../../src/queue/instantiate.js';
 import type { DeliveryClaims } from '../../src/store/delivery-claims.js';
 import { MemoryResourceStore } from '../../src/store/memory-store.js';
 import { separatePushIntake } from '../../src/store/push-intake.js';
-import { MemoryBuildConfigIndex } from '../../src/triggers/buildconfig-index.js';
+import { MemoryBuildConfigIndex, repositoryKeys } from '../../src/triggers/buildconfig-index.js';
 import { createGitHubOrgReceiver } from '../../src/webhooks/github-org-webhook.js';
+import { githubRepositoryHint, parseGitHubPush } from '../../src/webhooks/github-payload.js';
 import {
   deliverBuildConfigHook,
   deliverGitHubOrgHook,
@@ -201,5 +203,107 @@ describe('GitHub org/App delivery starting a build', () => {
     );
     expect(a).toMatchObject({ status: 202, outcome: 'built', body: { builds: ['team/app-1'] } });
     expect(handed).toEqual([stored]);
+  });
+});
+
+describe('pushes read from their repository URLs before their payload', () => {
+  const require = createRequire(import.meta.url);
+  const groups = require('@octokit/webhooks-examples') as { name: string; examples: Record<string, any>[] }[];
+  const pushes = groups.find((g) => g.name === 'push')!.examples;
+
+  it('reads the repository every GitHub push example names, compact or indented', () => {
+    expect(pushes.length).toBeGreaterThan(3);
+    for (const example of pushes) {
+      const parsed = parseGitHubPush(example);
+      if (!parsed.ok) throw new Error(parsed.reply.message);
+      for (const text of [JSON.stringify(example), JSON.stringify(example, null, 2)]) {
+        const hint = githubRepositoryHint(Buffer.from(text));
+        expect(hint).toEqual([
+          example.repository.clone_url,
+          example.repository.ssh_url,
+          example.repository.git_url,
+        ]);
+        expect(new Set(repositoryKeys(hint!))).toEqual(new Set(repositoryKeys(parsed.value.push.repoUrls)));
+      }
+    }
+  });
+
+  it('reads nothing from a payload it cannot read plainly: the payload is then parsed', () => {
+    const push = pushes[0]!;
+    const text = JSON.stringify(push);
+    const read = (s: string): string[] | undefined => githubRepositoryHint(Buffer.from(s));
+    // A second repository-like object: which is the pushed one is not for the bytes to say.
+    expect(
+      read(JSON.stringify({ ...push, fork: { clone_url: 'https://github.com/x/y.git' } })),
+    ).toBeUndefined();
+    // A key spelled with an escape, a value with one, an empty value, a missing key.
+    expect(read(text.replace('"ssh_url"', '"ssh\\u005furl"'))).toBeUndefined();
+    expect(read(text.replace(push.repository.git_url, 'git://github.com/a\\"b'))).toBeUndefined();
+    expect(read(text.replace(`"${push.repository.clone_url}"`, '""'))).toBeUndefined();
+    expect(read(text.replace('"git_url"', '"gitx_url"'))).toBeUndefined();
+    expect(read('"clone_url"')).toBeUndefined();
+    expect(read('')).toBeUndefined();
+    // Quoted inside a string, a key is escaped: it is not taken for the repository's.
+    const decoy = JSON.stringify({
+      ...push,
+      head_commit: { ...push.head_commit, message: 'see "clone_url": "https://github.com/x/y.git"' },
+    });
+    expect(read(decoy)?.[0]).toBe(push.repository.clone_url);
+  });
+
+  async function orgDelivery(body: string, id: string) {
+    const { deps, claims } = await setUp();
+    const stored = await deps.store.create(BUILD_CONFIG, {
+      apiVersion: 'build.openshift.io/v1',
+      kind: 'BuildConfig',
+      metadata: { name: 'app', namespace: 'team' },
+      spec: {
+        source: { type: 'Git', git: { uri: 'https://github.com/team/app.git', ref: 'main' } },
+        strategy: { type: 'Docker' },
+        triggers: [{ type: 'GitHub', github: { secret: 'x' } }],
+      },
+    });
+    const index = new MemoryBuildConfigIndex();
+    await index.upsert(stored);
+    const headers: Record<string, string> = {
+      'x-github-event': 'push',
+      'x-github-delivery': id,
+      'x-hub-signature-256': await new Webhooks({ secret: 'org-secret' }).sign(body),
+      'content-type': 'application/json',
+    };
+    const answer = await deliverGitHubOrgHook(
+      {
+        ...deps,
+        receiver: createGitHubOrgReceiver({ secret: 'org-secret' }),
+        intake: separatePushIntake(claims, index),
+      },
+      { method: 'POST', getHeader: (n) => headers[n.toLowerCase()], rawBody: Buffer.from(body) },
+    );
+    return { answer, claims };
+  }
+  const repo = (name: string): string =>
+    `"repository":{"full_name":"team/${name}","clone_url":"https://github.com/team/${name}.git","ssh_url":"git@github.com:team/${name}.git","git_url":"git://github.com/team/${name}.git"}`;
+
+  it('answers a push no BuildConfig uses from its URLs; parses and refuses one a BuildConfig uses', async () => {
+    // Signed, but not a valid push (no commit, trailing garbage).
+    const broken = (name: string): string => `{"ref":"refs/heads/main",${repo(name)},"after":"zz"}}`;
+    const unused = await orgDelivery(broken('other'), randomUUID());
+    expect(unused.answer).toMatchObject({
+      status: 202,
+      outcome: 'ignored',
+      body: {
+        message: expect.stringContaining('https://github.com/team/other.git starts no build'),
+        builds: [],
+      },
+    });
+    const id = randomUUID();
+    const used = await orgDelivery(broken('app'), id);
+    expect(used.answer).toMatchObject({ status: 400, outcome: 'rejected' });
+    // Refused after its claim was taken: the claim is given back for a corrected redelivery.
+    expect(used.claims.held.has(`github:${id}`)).toBe(false);
+
+    const good = `{"ref":"refs/heads/main","after":"${'b'.repeat(40)}",${repo('app')},"commits":[]}`;
+    const built = await orgDelivery(good, id);
+    expect(built.answer).toMatchObject({ status: 202, outcome: 'built', body: { builds: ['team/app-1'] } });
   });
 });
