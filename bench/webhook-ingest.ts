@@ -4,16 +4,20 @@
  * process, its own Redis, 10,000 BuildConfigs in 2,800 repositories), beside a bare
  * Node `http` server that reads the body and answers 202, in the same run on the same
  * machine. Every delivery carries a fresh X-GitHub-Delivery, and every accepted one is
- * counted in Redis afterwards (a claimed delivery, plus a queued build when it matched),
- * so throughput is of durably recorded deliveries. Not part of `npm test`:
+ * counted in Redis afterwards (a claimed delivery, recorded in the push inbox when a
+ * BuildConfig uses its repository), so throughput is of durably recorded deliveries.
+ * Then routing, a worker's part, is timed on its own: the recorded pushes are turned into
+ * builds (stored and queued) by one router, and every build they should start is counted.
+ * Not part of `npm test`:
  *
  *   npm run bench:webhooks
  *
  * Scenarios, each run ROUNDS times, alternating with the bare server; medians printed:
  * - healthz: `GET /healthz` on the same server, the ceiling express itself sets (no body, no Redis);
  * - no match: a push of a repository no BuildConfig uses (verify, parse, claim, lookup);
- * - 1 build: a push of a repository one BuildConfig builds (… plus instantiate + queue);
- * - 5 builds at a fixed 100 deliveries/s: latency of the index path with 10,000 BuildConfigs.
+ * - 1 build: a push of a repository one BuildConfig builds (… plus the inbox record);
+ * - 5 builds at a fixed 100 deliveries/s: latency of the index path with 10,000 BuildConfigs;
+ * - routing: the recorded pushes of all the above routed to builds, pushes/s and CPU each.
  *
  * BENCH_CPU_PROF=dir runs the server (only) under `node --cpu-prof` and writes its profile
  * there when it stops; BENCH_SCENARIOS, BENCH_ROUNDS and BENCH_DURATION narrow a run.
@@ -27,6 +31,9 @@ import { Webhooks } from '@octokit/webhooks';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { lookupKind, type Resource } from '../src/core/resource.js';
+import { loadConfig } from '../src/core/config.js';
+import { createRuntime, startPushRouting } from '../src/runtime.js';
+import { pushInboxKey } from '../src/store/push-inbox.js';
 import { RedisResourceStore } from '../src/store/resource-store.js';
 import { freePort, startRedis, waitFor } from '../test/support/stack.js';
 
@@ -268,6 +275,8 @@ async function main(): Promise<void> {
 
     const runs: Record<string, Run[]> = { bare: [], healthz: [], noMatch: [], oneBuild: [], fiveAt100: [] };
     let unrecorded = 0;
+    let expectedBuilds = 0;
+    const inbox = pushInboxKey(PREFIX);
     for (let round = 1; round <= ROUNDS; round++) {
       const bareCpu = cpuSeconds(bareServer.pid);
       const bare = await load(bareUrl, noMatch);
@@ -302,21 +311,23 @@ async function main(): Promise<void> {
         runs.noMatch!.push(a);
       }
       if (ONLY.has('oneBuild')) {
-        const jobsBefore = await queue.count();
+        const before = await redis.xlen(inbox);
         const cpu = cpuSeconds(server.pid);
         const b = await load(slipwayUrl, oneBuild);
         b.cpuMs = ((cpuSeconds(server.pid) - cpu) * 1000) / b.ok;
-        const jobsAfter = await queue.count();
-        unrecorded += Math.max(0, b.ok - (jobsAfter - jobsBefore));
+        const recorded = (await redis.xlen(inbox)) - before;
+        unrecorded += Math.max(0, b.ok - recorded);
+        expectedBuilds += recorded;
         runs.oneBuild!.push(b);
       }
       if (ONLY.has('fiveAt100')) {
-        const fiveBefore = await queue.count();
+        const before = await redis.xlen(inbox);
         const cpu = cpuSeconds(server.pid);
         const c = await load(slipwayUrl, fiveBuilds, { rate: 100 });
         c.cpuMs = ((cpuSeconds(server.pid) - cpu) * 1000) / c.ok;
-        const fiveAfter = await queue.count();
-        unrecorded += Math.max(0, c.ok * 5 - (fiveAfter - fiveBefore));
+        const recorded = (await redis.xlen(inbox)) - before;
+        unrecorded += Math.max(0, c.ok - recorded);
+        expectedBuilds += recorded * 5;
         runs.fiveAt100!.push(c);
       }
 
@@ -356,14 +367,44 @@ async function main(): Promise<void> {
         `  ${label.padEnd(40)} ${m.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${m.p50} ms  p99 ${m.p99} ms${name === 'healthz' ? '' : `  server CPU ${m.cpuMs.toFixed(2)} ms/delivery`}${ratio}`,
       );
     }
+    // Routing, as a worker does it, with the server idle: every recorded push to builds.
+    const pushes = await redis.xlen(inbox);
+    let unrouted = 0;
+    if (pushes > 0) {
+      const rt = await createRuntime(
+        loadConfig({
+          env: {},
+          flags: { redisUrl: redisHandle.url, registry: '127.0.0.1:1', logLevel: 'warn' },
+        }),
+      );
+      const jobsBefore = await queue.count();
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      const routing = startPushRouting(rt);
+      await waitFor(
+        'every recorded push routed',
+        async () => (await redis.xlen(inbox)) === 0,
+        1_800_000,
+        200,
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpuBefore);
+      await routing.close();
+      await rt.close();
+      const builds = (await queue.count()) - jobsBefore;
+      unrouted = Math.max(0, expectedBuilds - builds);
+      console.log(
+        `  routing (one worker, server idle)        ${(pushes / seconds).toFixed(0).padStart(6)} pushes/s (${(builds / seconds).toFixed(0)} builds/s)  CPU ${((cpu.user + cpu.system) / 1000 / pushes).toFixed(2)} ms/push  (${pushes} recorded pushes → ${builds} builds in ${seconds.toFixed(1)} s)`,
+      );
+    }
     const failed = Object.entries(runs)
       .filter(([k]) => k !== 'bare')
       .flatMap(([, l]) => l)
       .reduce((n, r) => n + r.non2xx + r.errors, 0);
     console.log(
-      `  accepted deliveries not found recorded in Redis: ${unrecorded}; non-2xx or errors: ${failed}`,
+      `  accepted deliveries not found recorded in Redis: ${unrecorded}; builds recorded pushes should have started but did not: ${unrouted}; non-2xx or errors: ${failed}`,
     );
-    if (unrecorded !== 0 || failed !== 0) process.exitCode = 1;
+    if (unrecorded !== 0 || unrouted !== 0 || failed !== 0) process.exitCode = 1;
   } finally {
     for (const c of children) await stopChild(c);
     await queue.close();

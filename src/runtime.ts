@@ -51,6 +51,7 @@ import { createDeployTarget } from './strategies/targets.js';
 import { ReplicaStateStore } from './strategies/docker/replica-state.js';
 import { startRouter as startDeployRouter, type RouterHandle } from './strategies/router.js';
 import { startRolloutWorker, type RolloutWorkerHandle } from './strategies/rollout-worker.js';
+import { startPushRouting as routePushes, type PushRoutingHandle } from './triggers/push-routing.js';
 import type { DeployTarget, LocalControllers } from './strategies/target.js';
 import { startBuildConfigIndexing } from './triggers/buildconfig-index.js';
 import { CommitStatusPublisher, GitHubCommitStatusReporter } from './triggers/commit-status.js';
@@ -67,6 +68,7 @@ import { RedisImageProvenance } from './store/image-provenance.js';
 import { RedisBuildConfigIndex } from './store/redis-buildconfig-index.js';
 import { RedisNamespaceKeys } from './store/namespace-keys.js';
 import { namespaceTeardown } from './api/project-deletion.js';
+import { RedisPushInbox } from './store/push-inbox.js';
 import { RedisPushIntake } from './store/push-intake.js';
 
 export interface Runtime {
@@ -382,6 +384,24 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
       await stopIndexing();
     },
   };
+}
+
+/**
+ * Push → build: routes the org/App pushes the endpoint recorded in the push inbox
+ * (src/triggers/push-routing.ts). Workers run it; any number share the inbox.
+ */
+export function startPushRouting(rt: Runtime): PushRoutingHandle {
+  // A read waits on its connection for entries: it gets one of its own.
+  const blocking = rt.redis.duplicate();
+  return routePushes({
+    store: rt.store,
+    index: new RedisBuildConfigIndex(rt.redis, rt.prefix),
+    claims: new RedisDeliveryClaims(rt.redis, rt.prefix),
+    instantiate: (ns, bc, req, current) => rt.instantiate(ns, bc, req, current),
+    logger: rt.logger,
+    inbox: new RedisPushInbox(rt.redis, blocking, rt.prefix),
+    interrupt: () => blocking.disconnect(),
+  });
 }
 
 export function startWorker(rt: Runtime): BuildWorkerHandle {

@@ -7,7 +7,14 @@
 import { existsSync } from 'node:fs';
 import { loadConfig, type SlipwayConfig } from '../core/config.js';
 import { resourcePath, lookupKind } from '../core/resource.js';
-import { createRuntime, startDeployments, startHttpServer, startRouter, startWorker } from '../runtime.js';
+import {
+  createRuntime,
+  startDeployments,
+  startHttpServer,
+  startPushRouting,
+  startRouter,
+  startWorker,
+} from '../runtime.js';
 import { generateToken } from '../api/auth.js';
 import { registerBuilderImages } from '../registry/builder-streams.js';
 import { followBuildLog } from './build-log.js';
@@ -114,6 +121,7 @@ export async function runUp(globals: RunGlobals, opts: UpOptions): Promise<void>
   }
   writeCredentials({ server: http.url, token });
   const worker = startWorker(rt);
+  const routing = startPushRouting(rt);
   const deployments = await startDeployments(rt, { apiUrl: http.url });
   // The router proxies to replicas on this machine's loopback: only the local target has them.
   const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
@@ -140,6 +148,7 @@ export async function runUp(globals: RunGlobals, opts: UpOptions): Promise<void>
   if (builders.length > 0) console.log(`  S2I builder streams:  ${builders.join(', ')}`);
   onShutdown(
     [
+      () => routing.close(),
       () => worker.close(),
       () => deployments.close(),
       () => router?.close(),
@@ -192,6 +201,7 @@ export async function runWorker(globals: RunGlobals, opts: { concurrency?: strin
     config(globals, opts.concurrency ? { workerConcurrency: opts.concurrency } : {}),
   );
   const worker = startWorker(rt);
+  const routing = startPushRouting(rt);
   // Replicas publish on this machine's loopback: the router runs where they do.
   const deployments = await startDeployments(rt);
   const router = rt.deployTarget.name === 'docker' ? await startRouter(rt) : undefined;
@@ -199,8 +209,17 @@ export async function runWorker(globals: RunGlobals, opts: { concurrency?: strin
     `Slipway worker ${worker.id} taking builds and rollouts from ${redactRedisUrl(rt.config.redisUrl)}`,
   );
   if (router) console.log(`Router (Routes) listening on ${router.url}`);
-  onShutdown([() => worker.close(), () => deployments.close(), () => router?.close(), () => rt.close()], {
-    graceSeconds: rt.config.shutdownGraceSeconds,
-    running: () => worker.running(),
-  });
+  onShutdown(
+    [
+      () => routing.close(),
+      () => worker.close(),
+      () => deployments.close(),
+      () => router?.close(),
+      () => rt.close(),
+    ],
+    {
+      graceSeconds: rt.config.shutdownGraceSeconds,
+      running: () => worker.running(),
+    },
+  );
 }

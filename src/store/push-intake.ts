@@ -1,19 +1,20 @@
 /**
- * The first step of an org/App push: claim the delivery (src/store/delivery-claims.ts)
- * and find the BuildConfigs that use its repository (the BuildConfig index). The two are
- * independent, and on one Redis they are one script, so a delivery costs one command
- * there: a push matching nothing, most of an org's pushes, is then a single round trip,
- * and each command the client sends and reads back costs the server as much CPU as
- * verifying the payload's signature (docs/webhooks.md, "The ingest path").
+ * How the org/App endpoint takes in a push: claim the delivery (src/store/delivery-claims.ts),
+ * find the BuildConfigs that use its repository (the BuildConfig index) and, when there
+ * are any, record the delivery in the push inbox (src/store/push-inbox.ts), where a
+ * worker routes it to builds (src/triggers/push-routing.ts). On one Redis the three are
+ * one script, so a delivery is one command there whether it matches or not, and the
+ * answer is sent only once the delivery is durable.
  *
- * Deliveries that arrive together share that command (a group commit): every
- * claimAndLookup made in one turn of the event loop joins one script call, which claims
- * and looks up each delivery in order and answers each its own result. Under load the
- * per-command cost on both sides of the connection is then paid once per batch, not once
- * per delivery; a lone delivery waits for nothing but the end of the current turn.
+ * Deliveries that arrive together share that command (a group commit): every `accept`
+ * made in one turn of the event loop joins one script call, which handles each delivery
+ * in order and answers each its own result. Under load the per-command cost on both
+ * sides of the connection is paid once per batch, not once per delivery, and that cost
+ * was as large as verifying a payload's signature (docs/webhooks.md, "The ingest path");
+ * a lone delivery waits for nothing but the end of the current turn.
  *
- * Other pairs of claims and index (an in-memory index in tests) are composed as two
- * concurrent calls by `separatePushIntake`.
+ * `memoryPushIntake` does the same over any claims and index and keeps what it records
+ * in an array: for tests of the delivery logic without Redis.
  */
 import type { Redis } from 'ioredis';
 import { parseIndexKey, type BuildConfigIndex } from '../triggers/buildconfig-index.js';
@@ -24,36 +25,52 @@ import {
   deliveryClaimKey,
   type DeliveryClaims,
 } from './delivery-claims.js';
+import { pushInboxKey } from './push-inbox.js';
 import type { RedisBuildConfigIndex } from './redis-buildconfig-index.js';
 
+/** A verified push, as the endpoint takes it in. */
+export interface IncomingPush {
+  /** The claim's id: `github:{X-GitHub-Delivery}`. */
+  deliveryId: string;
+  /** The repository's URLs, to look up. */
+  repoUrls: readonly string[];
+  /** The payload exactly as received: what the inbox keeps for routing. */
+  payload: Buffer;
+}
+
 export interface PushIntakeResult {
-  /** False when another delivery with this id was handled first: nothing to do. */
+  /** False when another delivery with this id was taken in first: nothing was done. */
   claimed: boolean;
-  /** The BuildConfigs the index names for the push's repository URLs, sorted. */
+  /** The BuildConfigs the index names for the repository, sorted; the push was recorded when any. */
   candidates: ObjectKey[];
 }
 
 export interface PushIntake {
-  /** Claims `deliveryId` (when there is one) and looks up the repository URLs. */
-  claimAndLookup(deliveryId: string | undefined, repoUrls: readonly string[]): Promise<PushIntakeResult>;
-  /** The lookup alone. */
-  lookup(repoUrls: readonly string[]): Promise<ObjectKey[]>;
+  accept(push: IncomingPush): Promise<PushIntakeResult>;
 }
 
-// A batch of deliveries. KEYS: for each delivery its claim's key, then its repository
-// sets. ARGV[1] the claims' value, ARGV[2] their TTL in seconds, then for each delivery
-// how many repository sets follow its claim key. Returns, per delivery in order, false
-// when its claim is taken, else the union of its sets. In order: two deliveries with one
-// id in one batch give the first the claim, as two separate calls would.
-const CLAIM_AND_LOOKUP_BATCH = `
+// KEYS[1] the inbox stream; then, for each delivery, its claim's key and its repository
+// sets. ARGV[1] the claims' value, ARGV[2] their TTL in seconds; then, for each delivery,
+// how many repository sets follow its claim key, its id and its payload. Returns, per
+// delivery in order, false when its claim is taken, else the union of its sets (the
+// delivery recorded in the inbox when that is not empty). In order: two deliveries with
+// one id in one batch give the first the claim, as two separate calls would.
+const ACCEPT_BATCH = `
 local out = {}
-local k = 1
-for i = 3, #ARGV do
+local k = 2
+local n = 0
+for i = 3, #ARGV, 3 do
+  n = n + 1
   local sets = tonumber(ARGV[i])
   if redis.call('SET', KEYS[k], ARGV[1], 'EX', ARGV[2], 'NX') then
-    if sets == 0 then out[i - 2] = {} else out[i - 2] = redis.call('SUNION', unpack(KEYS, k + 1, k + sets)) end
+    local found = {}
+    if sets > 0 then found = redis.call('SUNION', unpack(KEYS, k + 1, k + sets)) end
+    if #found > 0 then
+      redis.call('XADD', KEYS[1], '*', 'delivery', ARGV[i + 1], 'payload', ARGV[i + 2])
+    end
+    out[n] = found
   else
-    out[i - 2] = false
+    out[n] = false
   end
   k = k + 1 + sets
 end
@@ -61,11 +78,12 @@ return out
 `;
 
 /** Deliveries in one script call at most: bounds the call's size and Redis' time in it. */
-export const MAX_INTAKE_BATCH = 256;
+export const MAX_INTAKE_BATCH = 128;
 
-type BatchFn = (...args: (string | number)[]) => Promise<(string[] | null)[]>;
+type BatchFn = (...args: (string | number | Buffer)[]) => Promise<(string[] | null)[]>;
 
 interface Waiting {
+  push: IncomingPush;
   keys: string[];
   resolve(r: PushIntakeResult): void;
   reject(err: unknown): void;
@@ -73,6 +91,7 @@ interface Waiting {
 
 export class RedisPushIntake implements PushIntake {
   private readonly run: BatchFn;
+  private readonly inbox: string;
   private waiting: Waiting[] = [];
 
   constructor(
@@ -81,28 +100,23 @@ export class RedisPushIntake implements PushIntake {
     private readonly index: RedisBuildConfigIndex,
   ) {
     // EVALSHA, with EVAL again after a Redis restart forgot the script (NOSCRIPT).
-    redis.defineCommand('slipwayClaimAndLookupBatch', { lua: CLAIM_AND_LOOKUP_BATCH });
-    const fn = (redis as unknown as Record<string, BatchFn>).slipwayClaimAndLookupBatch!;
+    redis.defineCommand('slipwayAcceptPushes', { lua: ACCEPT_BATCH });
+    const fn = (redis as unknown as Record<string, BatchFn>).slipwayAcceptPushes!;
     this.run = fn.bind(redis);
+    this.inbox = pushInboxKey(prefix);
   }
 
-  async claimAndLookup(
-    deliveryId: string | undefined,
-    repoUrls: readonly string[],
-  ): Promise<PushIntakeResult> {
-    // Without an id there is nothing to claim: the lookup alone is one command already.
-    if (deliveryId === undefined) return { claimed: true, candidates: await this.index.lookup(repoUrls) };
-    checkClaim(deliveryId, DEFAULT_DELIVERY_TTL_SECONDS);
-    const keys = [deliveryClaimKey(this.prefix, deliveryId), ...this.index.repositorySetKeys(repoUrls)];
+  accept(push: IncomingPush): Promise<PushIntakeResult> {
+    checkClaim(push.deliveryId, DEFAULT_DELIVERY_TTL_SECONDS);
+    const keys = [
+      deliveryClaimKey(this.prefix, push.deliveryId),
+      ...this.index.repositorySetKeys(push.repoUrls),
+    ];
     return new Promise<PushIntakeResult>((resolve, reject) => {
       if (this.waiting.length === 0) setImmediate(() => this.flush());
-      this.waiting.push({ keys, resolve, reject });
+      this.waiting.push({ push, keys, resolve, reject });
       if (this.waiting.length >= MAX_INTAKE_BATCH) this.flush();
     });
-  }
-
-  lookup(repoUrls: readonly string[]): Promise<ObjectKey[]> {
-    return this.index.lookup(repoUrls);
   }
 
   /** Sends the waiting deliveries as one script call and answers each. */
@@ -110,14 +124,14 @@ export class RedisPushIntake implements PushIntake {
     const batch = this.waiting;
     if (batch.length === 0) return;
     this.waiting = [];
-    const keys: string[] = [];
-    const counts: number[] = [];
+    const keys: string[] = [this.inbox];
+    const args: (string | number | Buffer)[] = [new Date().toISOString(), DEFAULT_DELIVERY_TTL_SECONDS];
     for (const w of batch) {
       keys.push(...w.keys);
-      counts.push(w.keys.length - 1);
+      args.push(w.keys.length - 1, w.push.deliveryId, w.push.payload);
     }
     // The number of keys comes first: the script takes any number of them.
-    this.run(keys.length, ...keys, new Date().toISOString(), DEFAULT_DELIVERY_TTL_SECONDS, ...counts).then(
+    this.run(keys.length, ...keys, ...args).then(
       (results) => {
         batch.forEach((w, i) => {
           const members = results[i];
@@ -135,16 +149,25 @@ export class RedisPushIntake implements PushIntake {
   }
 }
 
-/** Claims and looks up as two concurrent calls: for any claims and index. */
-export function separatePushIntake(claims: DeliveryClaims, index: BuildConfigIndex): PushIntake {
+/** A recorded push, as memoryPushIntake keeps it. */
+export interface RecordedPush {
+  deliveryId: string;
+  payload: Buffer;
+}
+
+/** The same steps over any claims and index, recording into `recorded`. */
+export function memoryPushIntake(
+  claims: DeliveryClaims,
+  index: BuildConfigIndex,
+): PushIntake & { recorded: RecordedPush[] } {
+  const recorded: RecordedPush[] = [];
   return {
-    async claimAndLookup(deliveryId, repoUrls) {
-      const [claimed, candidates] = await Promise.all([
-        deliveryId === undefined ? true : claims.claimDelivery(deliveryId),
-        index.lookup(repoUrls),
-      ]);
-      return claimed ? { claimed, candidates } : { claimed, candidates: [] };
+    recorded,
+    async accept(push) {
+      if (!(await claims.claimDelivery(push.deliveryId))) return { claimed: false, candidates: [] };
+      const candidates = await index.lookup(push.repoUrls);
+      if (candidates.length > 0) recorded.push({ deliveryId: push.deliveryId, payload: push.payload });
+      return { claimed: true, candidates };
     },
-    lookup: (repoUrls) => index.lookup(repoUrls),
   };
 }

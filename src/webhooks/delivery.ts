@@ -8,7 +8,7 @@
  * An unexpected failure is thrown after the claim is released: the HTTP wrapper turns
  * it into a 500 Status, and the sender's retry finds the delivery unclaimed.
  */
-import { InputError, NotFoundError, errorMessage } from '../core/errors.js';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import { lookupKind, type Resource } from '../core/resource.js';
 import { statusObject } from '../core/status.js';
@@ -19,8 +19,6 @@ import type { PushIntake } from '../store/push-intake.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { ImageChangeOutcome } from '../triggers/image-change-dispatch.js';
 import type { ImageStreamTagUpdate } from '../triggers/image-change.js';
-import { repositoryKeys } from '../triggers/buildconfig-index.js';
-import { routeCandidates } from '../triggers/push-router.js';
 import { handleBuildConfigWebhook } from './buildconfig-webhook.js';
 import { githubRepositoryHint } from './github-payload.js';
 import type { GitHubOrgReceiver } from './github-org-webhook.js';
@@ -31,7 +29,7 @@ const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
 const SECRET = lookupKind('v1', 'Secret')!;
 
 /** How a delivery ended, for the deliveries counter. */
-export type DeliveryOutcome = 'built' | 'ignored' | 'duplicate' | 'rejected' | 'failed';
+export type DeliveryOutcome = 'built' | 'accepted' | 'ignored' | 'duplicate' | 'rejected' | 'failed';
 
 /** The answer to send: status, JSON body, extra headers. */
 export interface DeliveryAnswer {
@@ -64,11 +62,6 @@ export function replyAnswer(r: WebhookReply, outcome?: DeliveryOutcome): Deliver
     body: toStatusObject(r),
     outcome: outcome ?? (r.status < 300 ? 'ignored' : 'rejected'),
   };
-}
-
-/** An error that means "this build config will not build", not "try again". */
-function isSkip(err: unknown): boolean {
-  return err instanceof NotFoundError || err instanceof InputError;
 }
 
 /** OpenShift's per-BuildConfig webhook: one build, or a reply saying why not. */
@@ -107,133 +100,53 @@ export async function deliverBuildConfigHook(
 export const ORG_WEBHOOK_OFF_MESSAGE =
   'the GitHub org/App webhook is off: set SLIPWAY_GITHUB_SECRET (githubSecret in the config file) to the webhook secret configured on GitHub, and restart the server';
 
-/** Whether every repository the parsed URLs name is one the bytes' URLs named too. */
-function sameRepository(hint: readonly string[], parsed: readonly string[]): boolean {
-  const looked = new Set(repositoryKeys(hint));
-  return repositoryKeys(parsed).every((k) => looked.has(k));
-}
-
-/** The org/App webhook: every BuildConfig the push should build, with a claim per BuildConfig. */
+/**
+ * The org/App webhook: verify, claim, look up and, when a BuildConfig uses the
+ * repository, record the push for a worker to route (src/triggers/push-routing.ts), all
+ * before answering. The answer names the BuildConfigs that use the repository; which of
+ * them build (ref, trigger, paused) is decided by the routing, and its outcome is logged.
+ */
 export async function deliverGitHubOrgHook(
-  deps: DeliveryDeps & {
+  deps: {
     /** Undefined when no secret is configured: the endpoint is off. */
     receiver: GitHubOrgReceiver | undefined;
-    /** The delivery's claim and the BuildConfigs by repository, in one step. */
+    /** The delivery's claim, lookup and record, in one step. */
     intake: PushIntake;
   },
   request: WebhookRequest,
 ): Promise<DeliveryAnswer> {
-  const { claims, logger } = deps;
   if (!deps.receiver) return replyAnswer(reply(404, ORG_WEBHOOK_OFF_MESSAGE));
   const checked = deps.receiver.check(request);
   if (checked.action === 'reply') return replyAnswer(checked.reply);
-  const { deliveryId } = checked;
-  const duplicate = (): DeliveryAnswer =>
-    replyAnswer(reply(200, `delivery ${deliveryId} was already handled; no new builds`), 'duplicate');
+  // Without X-GitHub-Delivery a redelivery cannot be told apart: each is its own delivery.
+  const deliveryId = checked.deliveryId ?? `github:unnamed-${randomUUID()}`;
 
   // Most pushes name a repository no BuildConfig uses: read its URLs from the bytes and
-  // answer those without parsing the payload (githubRepositoryHint). The claim and the
-  // lookup together are one Redis command (src/store/push-intake.ts).
-  const hint = githubRepositoryHint(request.rawBody);
-  let intake = hint ? await deps.intake.claimAndLookup(deliveryId, hint) : undefined;
-  if (intake && !intake.claimed) return duplicate();
-  if (intake && hint && intake.candidates.length === 0) {
-    return {
-      status: 202,
-      body: {
-        ...statusObject({
-          code: 202,
-          message: `push to ${hint[0]} starts no build (no BuildConfig uses the repository)`,
-        }),
-        builds: [],
-        skipped: [],
-      },
-      outcome: 'ignored',
-    };
+  // take those in without parsing the payload (githubRepositoryHint); the routing worker
+  // parses the ones a BuildConfig uses. A payload the bytes do not give plainly is parsed
+  // here, and refused here when it is not a valid push.
+  let repoUrls = githubRepositoryHint(request.rawBody);
+  let repository = repoUrls?.[0];
+  if (!repoUrls) {
+    const parsed = deps.receiver.parse(request.rawBody, deliveryId);
+    if (parsed.action === 'reply') return replyAnswer(parsed.reply);
+    repoUrls = parsed.push.repoUrls;
+    repository = parsed.repository;
   }
-  const result = deps.receiver.parse(request.rawBody, deliveryId);
-  if (result.action === 'reply') {
-    if (intake && deliveryId) await claims.releaseDelivery(deliveryId).catch(() => undefined);
-    return replyAnswer(result.reply);
+  const intake = await deps.intake.accept({ deliveryId, repoUrls, payload: request.rawBody });
+  if (!intake.claimed) {
+    return replyAnswer(reply(200, `delivery ${deliveryId} was already handled; no new builds`), 'duplicate');
   }
-  if (!intake) {
-    intake = await deps.intake.claimAndLookup(deliveryId, result.push.repoUrls);
-    if (!intake.claimed) return duplicate();
-  } else if (hint && !sameRepository(hint, result.push.repoUrls)) {
-    // The parsed payload names more URLs than the bytes gave: look them all up.
-    intake = { claimed: true, candidates: await deps.intake.lookup(result.push.repoUrls) };
-  }
-  try {
-    const routing = await routeCandidates({
-      push: result.push,
-      candidates: intake.candidates,
-      getBuildConfig: (ns, name) => deps.store.get(BUILD_CONFIG, ns, name),
-    });
-    const skipped = routing.skipped.map((s) => ({
-      buildConfig: `${s.buildConfig.namespace}/${s.buildConfig.name}`,
-      reason: s.reason,
-    }));
-    const builds: string[] = [];
-    const failures: string[] = [];
-    await Promise.all(
-      routing.builds.map(async (target) => {
-        const key = `${target.buildConfig.namespace}/${target.buildConfig.name}`;
-        // A claim per BuildConfig too: after a partial failure, GitHub's redelivery
-        // starts only the builds that did not start the first time.
-        const pair = deliveryId ? `${deliveryId}:${key}` : undefined;
-        if (pair && !(await claims.claimDelivery(pair))) {
-          skipped.push({ buildConfig: key, reason: 'already built for this delivery' });
-          return;
-        }
-        try {
-          const build = await deps.instantiate(
-            target.buildConfig.namespace,
-            target.buildConfig.name,
-            target.request,
-            target.object,
-          );
-          builds.push(`${target.buildConfig.namespace}/${build.metadata.name}`);
-        } catch (err) {
-          if (isSkip(err)) {
-            skipped.push({ buildConfig: key, reason: errorMessage(err) });
-            return;
-          }
-          if (pair) await claims.releaseDelivery(pair).catch(() => undefined);
-          failures.push(`${key}: ${errorMessage(err)}`);
-          logger.error({ err, buildConfig: key, deliveryId }, 'could not start a build for a GitHub push');
-        }
-      }),
-    );
-    builds.sort();
-    if (failures.length > 0) {
-      if (deliveryId) await claims.releaseDelivery(deliveryId).catch(() => undefined);
-      return {
-        status: 500,
-        body: {
-          ...statusObject({
-            code: 500,
-            reason: 'InternalError',
-            message: `${failures.length} build(s) could not be started (${failures.join('; ')}); redeliver the hook to retry them`,
-          }),
-          builds,
-          skipped,
-        },
-        outcome: 'failed',
-      };
-    }
-    const message =
-      builds.length > 0
-        ? `push to ${result.repository} started ${builds.length} build(s)`
-        : `push to ${result.repository} starts no build (${routing.candidates} BuildConfig(s) use the repository)`;
-    return {
-      status: 202,
-      body: { ...statusObject({ code: 202, message }), builds, skipped },
-      outcome: builds.length > 0 ? 'built' : 'ignored',
-    };
-  } catch (err) {
-    if (deliveryId) await claims.releaseDelivery(deliveryId).catch(() => undefined);
-    throw err;
-  }
+  const buildConfigs = intake.candidates.map((c) => `${c.namespace}/${c.name}`);
+  const message =
+    buildConfigs.length > 0
+      ? `push to ${repository} accepted: ${buildConfigs.length} BuildConfig(s) use the repository; a worker starts the builds the push should start`
+      : `push to ${repository} starts no build (no BuildConfig uses the repository)`;
+  return {
+    status: 202,
+    body: { ...statusObject({ code: 202, message }), delivery: deliveryId, buildConfigs },
+    outcome: buildConfigs.length > 0 ? 'accepted' : 'ignored',
+  };
 }
 
 /** The registry's notifications: record each pushed tag, then fire its ImageChange triggers. */

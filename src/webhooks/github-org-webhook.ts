@@ -50,6 +50,25 @@ export interface GitHubOrgReceiver {
 }
 
 /**
+ * A push payload, already verified, read whole: a PushEvent, or a 400 naming what is
+ * wrong. The receiver's `parse`, and what a worker routing a recorded push reads it with.
+ */
+export function parseGitHubOrgPush(rawBody: Buffer, deliveryId: string | undefined): GitHubOrgWebhookResult {
+  const body = parseJsonBody(rawBody);
+  if (!body.ok) return { action: 'reply', reply: body.reply };
+  const parsed = parseGitHubPush(body.value);
+  if (!parsed.ok) return { action: 'reply', reply: parsed.reply };
+  const result: GitHubOrgWebhookResult = {
+    action: 'push',
+    push: parsed.value.push,
+    repository: parsed.value.repository,
+  };
+  if (deliveryId) result.deliveryId = deliveryId;
+  if (parsed.value.after) result.after = parsed.value.after;
+  return result;
+}
+
+/**
  * Makes the receiver for one org/App secret (SLIPWAY_GITHUB_SECRET). Throws at start-up
  * when the secret is empty: an unsigned org endpoint would let anyone start builds.
  */
@@ -101,28 +120,13 @@ export function createGitHubOrgReceiver(options: { secret: string }): GitHubOrgR
     return delivery ? { action: 'push', deliveryId: `github:${delivery}` } : { action: 'push' };
   }
 
-  function parse(rawBody: Buffer, deliveryId: string | undefined): GitHubOrgWebhookResult {
-    const body = parseJsonBody(rawBody);
-    if (!body.ok) return answer(body.reply);
-    const parsed = parseGitHubPush(body.value);
-    if (!parsed.ok) return answer(parsed.reply);
-    const result: GitHubOrgWebhookResult = {
-      action: 'push',
-      push: parsed.value.push,
-      repository: parsed.value.repository,
-    };
-    if (deliveryId) result.deliveryId = deliveryId;
-    if (parsed.value.after) result.after = parsed.value.after;
-    return result;
-  }
-
   return {
     check,
-    parse,
+    parse: parseGitHubOrgPush,
     receive(request) {
       const checked = check(request);
       return Promise.resolve(
-        checked.action === 'reply' ? checked : parse(request.rawBody, checked.deliveryId),
+        checked.action === 'reply' ? checked : parseGitHubOrgPush(request.rawBody, checked.deliveryId),
       );
     },
   };

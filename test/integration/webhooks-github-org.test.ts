@@ -2,11 +2,13 @@
  * `POST /webhooks/github`, the org/App endpoint, on a running Slipway: every payload of
  * @octokit/webhooks-examples signed with @octokit/webhooks' real sign() gets a 2xx or a
  * deliberate 4xx, only pushes that match a BuildConfig's repository, trigger and ref
- * start builds, redeliveries start nothing, and the index follows BuildConfig changes.
- * No workers: the builds stay New, which is all these tests look at.
+ * start builds (routed from the push inbox as a worker routes them), redeliveries start
+ * nothing, and the index follows BuildConfig changes. No build workers: the builds stay
+ * New, which is all these tests look at.
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '../../src/core/resource.js';
+import { pushInboxKey } from '../../src/store/push-inbox.js';
 import { RedisBuildConfigIndex } from '../../src/store/redis-buildconfig-index.js';
 import { waitFor } from '../support/stack.js';
 import { BC_PATH, BUILD_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
@@ -53,6 +55,15 @@ function bc(
 async function buildNames(): Promise<string[]> {
   const list = await s.apiJson<{ items: Resource[] }>('GET', BUILD_PATH(ns));
   return list.items.map((b) => b.metadata.name).sort();
+}
+
+/** The builds once every recorded push has been routed (the inbox is empty). */
+async function routedBuildNames(): Promise<string[]> {
+  await waitFor(
+    'recorded pushes routed',
+    async () => (await s.rt.redis.xlen(pushInboxKey(s.rt.prefix))) === 0,
+  );
+  return buildNames();
 }
 
 /** The index is fed by the store's watch: wait until it names `count` BuildConfigs of the repository. */
@@ -109,7 +120,7 @@ describe('replaying @octokit/webhooks-examples', () => {
     // Seven push examples: two create master, one creates tag simple-tag, four delete the tag.
     const pushes = examplesOf('push');
     expect(pushes.filter((p) => p.ref === 'refs/heads/master' && !p.deleted)).toHaveLength(2);
-    expect(await buildNames()).toEqual([
+    expect(await routedBuildNames()).toEqual([
       'hello-default-branch-1', // empty ref: the payload's default branch, master
       'hello-default-branch-2',
       'hello-https-1',
@@ -122,24 +133,32 @@ describe('replaying @octokit/webhooks-examples', () => {
     ]);
   });
 
-  it('answers a push with the builds it started and why the other BuildConfigs did not build', async () => {
+  it('answers a push naming the BuildConfigs that use the repository; routing builds the ones it should', async () => {
     const push = examplesOf('push').find((p) => p.ref === 'refs/heads/master')!;
+    const before = await routedBuildNames();
     const res = await deliver('push', push);
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ kind: 'Status', status: 'Success', code: 202 });
-    expect(res.body.builds).toEqual([
-      `${ns}/hello-default-branch-3`,
-      `${ns}/hello-https-3`,
-      `${ns}/hello-ssh-3`,
-      `${ns}/hello-tags-4`,
-    ]);
-    const reasons = Object.fromEntries(
-      (res.body.skipped as { buildConfig: string; reason: string }[]).map((x) => [x.buildConfig, x.reason]),
+    // other-repo is not named: another repository.
+    expect(res.body.buildConfigs).toEqual(
+      [
+        'hello-default-branch',
+        'hello-https',
+        'hello-main',
+        'hello-no-trigger',
+        'hello-paused',
+        'hello-ssh',
+        'hello-tags',
+      ].map((n) => `${ns}/${n}`),
     );
-    expect(reasons[`${ns}/hello-main`]).toBe('skipping build: branch master does not match main');
-    expect(reasons[`${ns}/hello-no-trigger`]).toBe('it has no GitHub trigger');
-    expect(reasons[`${ns}/hello-paused`]).toMatch(/paused/);
-    expect(reasons[`${ns}/other-repo`]).toBeUndefined(); // not even looked at: another repository
+    // Built: the four whose trigger and ref match; not hello-main (branch main), hello-no-trigger, hello-paused.
+    const after = await routedBuildNames();
+    expect(after.filter((n) => !before.includes(n))).toEqual([
+      'hello-default-branch-3',
+      'hello-https-3',
+      'hello-ssh-3',
+      'hello-tags-4',
+    ]);
     const build = await s.apiJson('GET', BUILD_PATH(ns, 'hello-https-3'));
     expect((build.spec as any).revision.git.commit).toBe(push.after);
     expect((build.spec as any).triggeredBy[0].message).toBe('GitHub WebHook');
@@ -147,22 +166,22 @@ describe('replaying @octokit/webhooks-examples', () => {
 
   it('a redelivery (same X-GitHub-Delivery) starts nothing', async () => {
     const push = examplesOf('push').find((p) => p.ref === 'refs/heads/master')!;
-    const before = await buildNames();
+    const before = await routedBuildNames();
     const delivery = randomUUID();
     const first = await deliver('push', push, delivery);
-    expect(first.body.builds).toHaveLength(4);
+    expect(first.body.buildConfigs).toHaveLength(7);
     const again = await deliver('push', push, delivery);
     expect(again).toMatchObject({
       status: 200,
       body: { kind: 'Status', message: expect.stringContaining('already handled') },
     });
-    expect(await buildNames()).toHaveLength(before.length + 4);
+    expect(await routedBuildNames()).toHaveLength(before.length + 4);
   });
 });
 
 describe('authentication', () => {
   it('refuses unsigned, wrongly signed and tampered deliveries with 401 and starts nothing', async () => {
-    const before = await buildNames();
+    const before = await routedBuildNames();
     const push = examplesOf('push').find((p) => p.ref === 'refs/heads/master')!;
     const body = JSON.stringify(push);
     const unsigned = await post(orgUrl(), body, await githubHeaders('push', body));
@@ -176,7 +195,7 @@ describe('authentication', () => {
       await githubHeaders('push', body, ORG_SECRET),
     );
     expect(tampered.status).toBe(401);
-    expect(await buildNames()).toEqual(before);
+    expect(await routedBuildNames()).toEqual(before);
   });
 
   it('is off, with a 404 that says how to turn it on, when no githubSecret is configured', async () => {
@@ -225,10 +244,14 @@ describe('the repository index follows BuildConfigs', () => {
     });
     await indexed(octo, 2);
     const res = await deliver('push', push());
-    expect(res.body.builds).toEqual([`${ns}/hello-main-1`, `${ns}/other-repo-1`]);
+    expect(res.body.buildConfigs).toEqual([`${ns}/hello-main`, `${ns}/other-repo`]);
+    expect(await routedBuildNames()).toEqual(expect.arrayContaining(['hello-main-1', 'other-repo-1']));
     await s.api('DELETE', BC_PATH(ns, 'other-repo'));
     await indexed(octo, 1);
-    expect((await deliver('push', push())).body.builds).toEqual([`${ns}/hello-main-2`]);
+    expect((await deliver('push', push())).body.buildConfigs).toEqual([`${ns}/hello-main`]);
+    const names = await routedBuildNames();
+    expect(names).toContain('hello-main-2');
+    expect(names).not.toContain('other-repo-2');
   });
 
   it('keeps working after Redis restarts, with BuildConfigs created after the restart', async () => {
@@ -243,6 +266,7 @@ describe('the repository index follows BuildConfigs', () => {
     await indexed(octo, 2);
     const res = await deliver('push', push());
     expect(res.status).toBe(202);
-    expect(res.body.builds).toEqual([`${ns}/after-restart-1`, `${ns}/hello-main-3`]);
+    expect(res.body.buildConfigs).toEqual([`${ns}/after-restart`, `${ns}/hello-main`]);
+    expect(await routedBuildNames()).toEqual(expect.arrayContaining(['after-restart-1', 'hello-main-3']));
   });
 });

@@ -1,14 +1,17 @@
 /**
  * The webhook endpoints' own node:http path in front of express, on a running Slipway:
- * every delivery answered 2xx is already claimed in Redis (and its build stored) when
- * the answer arrives, a redelivery starts nothing, and the path refuses what the express
- * route refused, with Status objects: oversized bodies (declared or streamed), a
- * compressed body, a bad signature, other methods, a parameter that does not decode.
- * Paths that are not webhooks still reach express. No workers: builds stay New.
+ * every delivery answered 2xx is already claimed in Redis (and, when a BuildConfig uses
+ * its repository, recorded for routing) when the answer arrives, routing starts each
+ * build once, a redelivery starts nothing, and the path refuses what the express route
+ * refused, with Status objects: oversized bodies (declared or streamed), a compressed
+ * body, a bad signature, other methods, a parameter that does not decode. Paths that are
+ * not webhooks still reach express. No workers: builds stay New.
  */
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import type { Resource } from '../../src/core/resource.js';
+import { startPushRouting } from '../../src/runtime.js';
+import { pushInboxKey } from '../../src/store/push-inbox.js';
 import { RedisBuildConfigIndex } from '../../src/store/redis-buildconfig-index.js';
 import { MAX_WEBHOOK_BODY_BYTES } from '../../src/webhooks/request.js';
 import { waitFor } from '../support/stack.js';
@@ -21,7 +24,7 @@ const SECRET = `org-${randomUUID()}`;
 const REPO = `https://github.com/ingest-${randomUUID().slice(0, 8)}/app.git`;
 
 beforeAll(async () => {
-  s = await startSlipway({ workers: 0, config: { githubSecret: SECRET } });
+  s = await startSlipway({ workers: 0, pushRouting: false, config: { githubSecret: SECRET } });
   await s.apiJson('POST', BC_PATH(ns), {
     apiVersion: 'build.openshift.io/v1',
     kind: 'BuildConfig',
@@ -49,7 +52,13 @@ async function push(
   return post(orgUrl(), body, await githubHeaders('push', body, SECRET, delivery));
 }
 
-test('every delivery answered 2xx is claimed in Redis, and its build stored, when the answer arrives', async () => {
+/** The delivery ids recorded in the push inbox, waiting for routing. */
+async function recorded(): Promise<string[]> {
+  const entries = await s.rt.redis.xrange(pushInboxKey(s.rt.prefix), '-', '+');
+  return entries.map(([, fields]) => fields[fields.indexOf('delivery') + 1]!);
+}
+
+test('every delivery answered 2xx is claimed, and recorded when it matches, when the answer arrives; routing builds each once', async () => {
   const deliveries = Array.from({ length: 40 }, (_, i) => ({
     id: randomUUID(),
     repo: i % 2 === 0 ? REPO : `https://github.com/nobody-${i}/unused.git`,
@@ -59,24 +68,44 @@ test('every delivery answered 2xx is claimed in Redis, and its build stored, whe
       const res = await push(d.repo, d.id);
       // Read Redis the moment the answer is in: nothing may be written after it.
       const claimed = await s.rt.redis.exists(`${s.rt.prefix}:delivery:github:${d.id}`);
-      const builds = (res.body as { builds?: string[] }).builds ?? [];
-      const stored = await Promise.all(
-        builds.map(async (b) => (await s.api('GET', BUILD_PATH(ns, b.split('/')[1]!))).status),
-      );
-      return { ...d, status: res.status, claimed, builds, stored };
+      const inInbox = (await recorded()).filter((id) => id === `github:${d.id}`).length;
+      return { ...d, status: res.status, claimed, inInbox, buildConfigs: res.body.buildConfigs };
     }),
   );
   for (const a of answers) {
-    expect({ id: a.id, status: a.status, claimed: a.claimed }).toEqual({ id: a.id, status: 202, claimed: 1 });
-    expect(a.builds).toHaveLength(a.repo === REPO ? 1 : 0);
-    expect(a.stored.every((code) => code === 200)).toBe(true);
+    const matched = a.repo === REPO;
+    expect(a).toEqual({
+      ...a,
+      status: 202,
+      claimed: 1,
+      inInbox: matched ? 1 : 0,
+      buildConfigs: matched ? [`${ns}/app`] : [],
+    });
   }
 
-  // GitHub's redelivery repeats X-GitHub-Delivery: answered 200, nothing new built.
+  // GitHub's redelivery repeats X-GitHub-Delivery: answered 200, nothing new recorded.
   const again = await Promise.all(deliveries.slice(0, 10).map((d) => push(d.repo, d.id)));
   for (const r of again) expect(r.status).toBe(200);
+  expect(await recorded()).toHaveLength(20);
+
+  // Routing (a worker's) starts one build per recorded delivery and empties the inbox;
+  // two routers share it without building anything twice.
+  const routers = [startPushRouting(s.rt), startPushRouting(s.rt)];
+  try {
+    await waitFor(
+      '20 builds',
+      async () => (await s.apiJson<{ items: Resource[] }>('GET', BUILD_PATH(ns))).items.length >= 20,
+    );
+    await waitFor('the inbox emptied', async () => (await recorded()).length === 0);
+  } finally {
+    for (const r of routers) await r.close();
+  }
   const list = await s.apiJson<{ items: Resource[] }>('GET', BUILD_PATH(ns));
   expect(list.items).toHaveLength(20);
+  const commits = list.items.map(
+    (b) => (b.spec as { revision: { git: { commit: string } } }).revision.git.commit,
+  );
+  expect(new Set(commits).size).toBe(20);
 });
 
 test('a body declared larger than the limit is a 413 Status before it is read', async () => {

@@ -9,6 +9,7 @@ import type { Resource } from '../../src/core/resource.js';
 import {
   createRuntime,
   startHttpServer,
+  startPushRouting,
   startWorker,
   type HttpServerHandle,
   type Runtime,
@@ -39,6 +40,8 @@ export interface TestSlipwayOptions {
   registry?: RegistryHandle;
   /** Runtime hooks (the DeploymentConfig image-change hook). */
   runtime?: Omit<RuntimeOptions, 'logger'>;
+  /** Route recorded org/App pushes to builds, as workers do (default true; workers: 0 keeps it). */
+  pushRouting?: boolean;
 }
 
 export const BC_PATH = (ns: string, name = '') =>
@@ -68,6 +71,7 @@ export async function startSlipway(options: TestSlipwayOptions = {}): Promise<Te
   const http = await startHttpServer(rt);
   const workers: BuildWorkerHandle[] = [];
   for (let i = 0; i < (options.workers ?? 1); i++) workers.push(startWorker(rt));
+  const routing = options.pushRouting === false ? undefined : startPushRouting(rt);
 
   const api = (
     method: string,
@@ -122,6 +126,7 @@ export async function startSlipway(options: TestSlipwayOptions = {}): Promise<Te
       return w;
     },
     stop: async () => {
+      await routing?.close().catch(() => undefined);
       for (const w of workers) await w.close().catch(() => undefined);
       await http.close();
       await rt.close();

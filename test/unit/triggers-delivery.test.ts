@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Resource } from '../../src/core/resource.js';
 import { RedisDeliveryClaims } from '../../src/store/delivery-claims.js';
-import { MAX_INTAKE_BATCH, RedisPushIntake, separatePushIntake } from '../../src/store/push-intake.js';
+import { pushInboxKey, RedisPushInbox, STALE_AFTER_MS } from '../../src/store/push-inbox.js';
+import { MAX_INTAKE_BATCH, memoryPushIntake, RedisPushIntake } from '../../src/store/push-intake.js';
 import { RedisBuildConfigIndex } from '../../src/store/redis-buildconfig-index.js';
 import { startRedis, type RedisHandle } from '../support/stack.js';
 
@@ -66,7 +67,7 @@ describe('claimDelivery', () => {
   });
 });
 
-describe('claimAndLookup: the claim and the repository lookup in one command', () => {
+describe('accept: the claim, the repository lookup and the record in one command', () => {
   const bc = (ns: string, name: string, uri: string, rv: number): Resource => ({
     apiVersion: 'build.openshift.io/v1',
     kind: 'BuildConfig',
@@ -76,78 +77,96 @@ describe('claimAndLookup: the claim and the repository lookup in one command', (
 
   async function intakes(prefix: string) {
     const client = new Redis(redisHandle.url);
-    clients.push(client);
+    const blocking = new Redis(redisHandle.url);
+    clients.push(client, blocking);
     const index = new RedisBuildConfigIndex(client, prefix);
     await index.upsert(bc('a', 'one', 'https://github.com/o/r.git', 1));
     await index.upsert(bc('b', 'two', 'git@github.com:o/r.git', 2));
     await index.upsert(bc('a', 'other', 'https://github.com/o/elsewhere', 3));
     const claims = new RedisDeliveryClaims(client, prefix);
+    const inbox = new RedisPushInbox(client, blocking, prefix);
+    await inbox.ensureGroup();
     return {
       client,
       claims,
+      inbox,
       redis: new RedisPushIntake(client, prefix, index),
-      separate: separatePushIntake(claims, index),
+      memory: memoryPushIntake(claims, index),
     };
   }
+  const push = (repoUrls: string[], deliveryId = `github:${randomUUID()}`) => ({
+    deliveryId,
+    repoUrls,
+    payload: Buffer.from(`{"payload of":"${deliveryId}","bytes":"\u00e9\u0000"}`),
+  });
 
-  it('answers as a claim and a lookup made one after the other would', async () => {
-    const { redis, separate } = await intakes(`t-${randomUUID()}`);
+  it('answers as a claim, a lookup and a record made one after the other would', async () => {
+    const { redis, memory, inbox } = await intakes(`t-${randomUUID()}`);
     const urls = ['https://github.com/o/r', 'git://github.com/o/r.git'];
-    for (const intake of [redis, separate]) {
-      const id = `github:${randomUUID()}`;
-      expect(await intake.claimAndLookup(id, urls)).toEqual({
+    const matchedBy = new Map<unknown, ReturnType<typeof push>>();
+    for (const intake of [redis, memory]) {
+      const matched = push(urls);
+      matchedBy.set(intake, matched);
+      expect(await intake.accept(matched)).toEqual({
         claimed: true,
         candidates: [
           { namespace: 'a', name: 'one' },
           { namespace: 'b', name: 'two' },
         ],
       });
-      expect(await intake.claimAndLookup(id, urls)).toEqual({ claimed: false, candidates: [] });
-      expect(await intake.claimAndLookup(`github:${randomUUID()}`, ['https://github.com/o/none'])).toEqual({
+      expect(await intake.accept(matched)).toEqual({ claimed: false, candidates: [] });
+      expect(await intake.accept(push(['https://github.com/o/none']))).toEqual({
         claimed: true,
         candidates: [],
       });
       // No URL that normalises: the claim alone.
-      expect(await intake.claimAndLookup(`github:${randomUUID()}`, ['not a url'])).toEqual({
-        claimed: true,
-        candidates: [],
-      });
-      // No delivery id: nothing to claim, the lookup still answers.
-      expect((await intake.claimAndLookup(undefined, urls)).candidates).toHaveLength(2);
+      expect(await intake.accept(push(['not a url']))).toEqual({ claimed: true, candidates: [] });
     }
+    // Only the matching delivery is recorded, once, with its payload's exact bytes.
+    expect(memory.recorded).toEqual([
+      { deliveryId: matchedBy.get(memory)!.deliveryId, payload: matchedBy.get(memory)!.payload },
+    ]);
+    const queued = await inbox.read('test', 10, 100);
+    expect(queued).toHaveLength(1);
+    expect(queued[0]!.deliveryId).toBe(matchedBy.get(redis)!.deliveryId);
+    expect(queued[0]!.payload.equals(matchedBy.get(redis)!.payload)).toBe(true);
+    expect(queued[0]).toMatchObject({ attempt: 1 });
   });
 
   it('claims under the key the claims store releases, once among 20 concurrent callers', async () => {
     const prefix = `t-${randomUUID()}`;
-    const { redis, claims } = await intakes(prefix);
+    const { redis, claims, inbox } = await intakes(prefix);
     const other = (await intakes(prefix)).redis;
     const id = `github:${randomUUID()}`;
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        (i % 2 ? redis : other).claimAndLookup(id, ['https://github.com/o/r']),
+        (i % 2 ? redis : other).accept(push(['https://github.com/o/r'], id)),
       ),
     );
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
+    expect(await inbox.length()).toBe(1);
     expect(await claims.claimDelivery(id, 60)).toBe(false);
     await claims.releaseDelivery(id);
-    expect((await redis.claimAndLookup(id, [])).claimed).toBe(true);
+    expect((await redis.accept(push([], id))).claimed).toBe(true);
   });
 
-  it('answers deliveries arriving together from one script call, each its own result', async () => {
+  it('takes in deliveries arriving together with one script call, each answered its own result', async () => {
     const prefix = `t-${randomUUID()}`;
-    const { redis, client } = await intakes(prefix);
+    const { redis, client, inbox } = await intakes(prefix);
     const calls = async (): Promise<number> => {
       const stats = String(await client.call('INFO', 'commandstats'));
       return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
     };
-    await redis.claimAndLookup(`github:${randomUUID()}`, []); // loads the script
+    await redis.accept(push([])); // loads the script
     const repeated = `github:${randomUUID()}`;
     const before = await calls();
     const results = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        redis.claimAndLookup(
-          i === 7 || i === 40 ? repeated : `github:${randomUUID()}`,
-          i % 3 === 0 ? ['https://github.com/o/r'] : i % 3 === 1 ? ['https://github.com/o/elsewhere'] : [],
+        redis.accept(
+          push(
+            i % 3 === 0 ? ['https://github.com/o/r'] : i % 3 === 1 ? ['https://github.com/o/elsewhere'] : [],
+            i === 7 || i === 40 ? repeated : undefined,
+          ),
         ),
       ),
     );
@@ -163,28 +182,70 @@ describe('claimAndLookup: the claim and the repository lookup in one command', (
       else if (i % 3 === 1) expect(r.candidates).toEqual([{ namespace: 'a', name: 'other' }]);
       else expect(r).toEqual({ claimed: true, candidates: [] });
     });
+    // 20 matched one repository, 20 the other, less i = 40, a duplicate of i = 7.
+    expect(await inbox.length()).toBe(39);
     // More than a batch's worth at once: split, none lost.
     const many = await Promise.all(
-      Array.from({ length: MAX_INTAKE_BATCH * 2 + 3 }, () =>
-        redis.claimAndLookup(`github:${randomUUID()}`, ['https://github.com/o/r']),
-      ),
+      Array.from({ length: MAX_INTAKE_BATCH * 2 + 3 }, () => redis.accept(push(['https://github.com/o/r']))),
     );
     expect(many.every((r) => r.claimed && r.candidates.length === 2)).toBe(true);
+    expect(await inbox.length()).toBe(39 + MAX_INTAKE_BATCH * 2 + 3);
   });
 
   it('works again after Redis forgot its scripts (a restart, SCRIPT FLUSH)', async () => {
     const { redis, client } = await intakes(`t-${randomUUID()}`);
-    expect(
-      (await redis.claimAndLookup(`github:${randomUUID()}`, ['https://github.com/o/r'])).candidates,
-    ).toHaveLength(2);
+    expect((await redis.accept(push(['https://github.com/o/r']))).candidates).toHaveLength(2);
     await client.script('FLUSH');
-    expect(
-      (await redis.claimAndLookup(`github:${randomUUID()}`, ['https://github.com/o/r'])).candidates,
-    ).toHaveLength(2);
+    expect((await redis.accept(push(['https://github.com/o/r']))).candidates).toHaveLength(2);
   });
 
   it('refuses an empty delivery id', async () => {
     const { redis } = await intakes(`t-${randomUUID()}`);
-    await expect(redis.claimAndLookup('', [])).rejects.toThrow('delivery id is empty');
+    expect(() => redis.accept(push([], ''))).toThrow('delivery id is empty');
+  });
+});
+
+describe('the push inbox', () => {
+  it("gives each entry to one worker, hands a dead worker's entry to another once stale, and forgets routed ones", async () => {
+    const prefix = `t-${randomUUID()}`;
+    const client = new Redis(redisHandle.url);
+    const blockingA = new Redis(redisHandle.url);
+    const blockingB = new Redis(redisHandle.url);
+    clients.push(client, blockingA, blockingB);
+    const a = new RedisPushInbox(client, blockingA, prefix);
+    const b = new RedisPushInbox(client, blockingB, prefix);
+    await a.ensureGroup();
+    await b.ensureGroup(); // a second worker finds the group there
+    for (let i = 0; i < 6; i++)
+      await client.xadd(pushInboxKey(prefix), '*', 'delivery', `github:d${i}`, 'payload', `p${i}`);
+    const [fromA, fromB] = await Promise.all([a.read('a', 3, 100), b.read('b', 3, 100)]);
+    const ids = [...fromA, ...fromB].map((e) => e.deliveryId).sort();
+    expect(ids).toEqual(['github:d0', 'github:d1', 'github:d2', 'github:d3', 'github:d4', 'github:d5']);
+    for (const e of fromB) await b.done(e.entryId);
+    // Nothing new to read; a's entries are not stale yet, so b takes over none.
+    expect(await b.read('b', 10, 50)).toEqual([]);
+    expect(await b.takeOverStale('b', 10)).toEqual([]);
+    expect(await a.length()).toBe(3);
+    // a "dies": its entries idle past STALE_AFTER_MS (set back with XCLAIM's IDLE).
+    for (const e of fromA)
+      await client.call(
+        'XCLAIM',
+        pushInboxKey(prefix),
+        'routers',
+        'a',
+        0,
+        e.entryId,
+        'IDLE',
+        STALE_AFTER_MS + 1,
+      );
+    const taken = await b.takeOverStale('b', 10);
+    expect(taken.map((e) => e.deliveryId).sort()).toEqual(fromA.map((e) => e.deliveryId).sort());
+    expect(taken.every((e) => e.attempt === 2 && e.payload.toString().startsWith('p'))).toBe(true);
+    for (const e of taken) await b.done(e.entryId);
+    expect(await a.length()).toBe(0);
+    await a.leave('a');
+    await b.leave('b');
+    expect(await client.call('XINFO', 'CONSUMERS', pushInboxKey(prefix), 'routers')).toEqual([]);
+    expect(await client.hlen(`${pushInboxKey(prefix)}:attempts`)).toBe(0);
   });
 });

@@ -13,7 +13,8 @@ import { statusObject } from '../../src/core/status.js';
 import type { BuildRequest } from '../../src/queue/instantiate.js';
 import type { DeliveryClaims } from '../../src/store/delivery-claims.js';
 import { MemoryResourceStore } from '../../src/store/memory-store.js';
-import { separatePushIntake } from '../../src/store/push-intake.js';
+import { memoryPushIntake } from '../../src/store/push-intake.js';
+import { routeQueuedPush } from '../../src/triggers/push-routing.js';
 import { MemoryBuildConfigIndex, repositoryKeys } from '../../src/triggers/buildconfig-index.js';
 import { createGitHubOrgReceiver } from '../../src/webhooks/github-org-webhook.js';
 import { githubRepositoryHint, parseGitHubPush } from '../../src/webhooks/github-payload.js';
@@ -129,9 +130,9 @@ describe('per-BuildConfig delivery', () => {
 
 describe('GitHub org/App delivery', () => {
   it('is off without a secret: 404 naming the setting, nothing claimed', async () => {
-    const { deps, claims } = await setUp();
+    const { claims } = await setUp();
     const a = await deliverGitHubOrgHook(
-      { ...deps, receiver: undefined, intake: separatePushIntake(claims, new MemoryBuildConfigIndex()) },
+      { receiver: undefined, intake: memoryPushIntake(claims, new MemoryBuildConfigIndex()) },
       { method: 'POST', getHeader: () => undefined, rawBody: Buffer.from('{}') },
     );
     expect(a).toMatchObject({ status: 404, outcome: 'rejected', body: { message: ORG_WEBHOOK_OFF_MESSAGE } });
@@ -155,39 +156,70 @@ describe('the one Status builder', () => {
   });
 });
 
-describe('GitHub org/App delivery starting a build', () => {
-  it('hands instantiate the BuildConfig routing read, so it is not read again', async () => {
-    const { deps, claims } = await setUp();
-    const stored = await deps.store.create(BUILD_CONFIG, {
-      apiVersion: 'build.openshift.io/v1',
-      kind: 'BuildConfig',
-      metadata: { name: 'app', namespace: 'team' },
-      spec: {
-        source: { type: 'Git', git: { uri: 'https://github.com/team/app.git', ref: 'main' } },
-        strategy: { type: 'Docker' },
-        triggers: [{ type: 'GitHub', github: { secret: 'unused-by-the-org-endpoint' } }],
-      },
-    });
-    const index = new MemoryBuildConfigIndex();
-    await index.upsert(stored);
-    const handed: (Resource | undefined)[] = [];
-    const body = JSON.stringify({
-      ref: 'refs/heads/main',
-      before: '0'.repeat(40),
-      after: 'a'.repeat(40),
-      repository: { full_name: 'team/app', clone_url: 'https://github.com/team/app.git' },
-      commits: [],
-    });
-    const signature = await new Webhooks({ secret: 'org-secret' }).sign(body);
+/** A store with one BuildConfig of https://github.com/team/app (branch main), indexed. */
+async function orgSetUp(instantiateFails = 0) {
+  const { deps, claims, started } = await setUp(instantiateFails);
+  const stored = await deps.store.create(BUILD_CONFIG, {
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'BuildConfig',
+    metadata: { name: 'app', namespace: 'team' },
+    spec: {
+      source: { type: 'Git', git: { uri: 'https://github.com/team/app.git', ref: 'main' } },
+      strategy: { type: 'Docker' },
+      triggers: [{ type: 'GitHub', github: { secret: 'unused-by-the-org-endpoint' } }],
+    },
+  });
+  const index = new MemoryBuildConfigIndex();
+  await index.upsert(stored);
+  const intake = memoryPushIntake(claims, index);
+  const deliver = async (body: string, id = randomUUID()) => {
     const headers: Record<string, string> = {
       'x-github-event': 'push',
-      'x-github-delivery': randomUUID(),
-      'x-hub-signature-256': signature,
+      'x-github-delivery': id,
+      'x-hub-signature-256': await new Webhooks({ secret: 'org-secret' }).sign(body),
       'content-type': 'application/json',
     };
-    const a = await deliverGitHubOrgHook(
+    return deliverGitHubOrgHook(
+      { receiver: createGitHubOrgReceiver({ secret: 'org-secret' }), intake },
+      { method: 'POST', getHeader: (n) => headers[n.toLowerCase()], rawBody: Buffer.from(body) },
+    );
+  };
+  return { deps, claims, started, stored, index, intake, deliver, routing: { ...deps, index } };
+}
+
+const repo = (name: string): string =>
+  `"repository":{"full_name":"team/${name}","clone_url":"https://github.com/team/${name}.git","ssh_url":"git@github.com:team/${name}.git","git_url":"git://github.com/team/${name}.git"}`;
+const pushTo = (name: string, ref = 'refs/heads/main'): string =>
+  `{"ref":"${ref}","after":"${'b'.repeat(40)}",${repo(name)},"commits":[]}`;
+
+describe('GitHub org/App delivery and its routing', () => {
+  it('records a push a BuildConfig uses and answers naming it; routing starts its build', async () => {
+    const { deliver, intake, routing, started } = await orgSetUp();
+    const answer = await deliver(pushTo('app'));
+    expect(answer).toMatchObject({
+      status: 202,
+      outcome: 'accepted',
+      body: {
+        kind: 'Status',
+        code: 202,
+        buildConfigs: ['team/app'],
+        delivery: expect.stringMatching(/^github:/),
+      },
+    });
+    expect(started).toEqual([]); // nothing built while answering
+    expect(intake.recorded).toHaveLength(1);
+    const routed = await routeQueuedPush(routing, intake.recorded[0]!);
+    expect(routed).toEqual({ outcome: 'built', builds: ['team/app-1'], skipped: [] });
+    expect(started[0]!.request.revision?.git?.commit).toBe('b'.repeat(40));
+  });
+
+  it('hands instantiate the BuildConfig routing read, so it is not read again', async () => {
+    const { deliver, intake, routing, stored } = await orgSetUp();
+    await deliver(pushTo('app'));
+    const handed: (Resource | undefined)[] = [];
+    await routeQueuedPush(
       {
-        ...deps,
+        ...routing,
         instantiate: async (ns, name, _request, current) => {
           handed.push(current);
           return {
@@ -196,13 +228,44 @@ describe('GitHub org/App delivery starting a build', () => {
             metadata: { name: `${name}-1`, namespace: ns },
           };
         },
-        receiver: createGitHubOrgReceiver({ secret: 'org-secret' }),
-        intake: separatePushIntake(claims, index),
       },
-      { method: 'POST', getHeader: (n) => headers[n.toLowerCase()], rawBody: Buffer.from(body) },
+      intake.recorded[0]!,
     );
-    expect(a).toMatchObject({ status: 202, outcome: 'built', body: { builds: ['team/app-1'] } });
     expect(handed).toEqual([stored]);
+  });
+
+  it('routes a push twice without building twice, and retries only what failed to start', async () => {
+    const { deliver, intake, routing, claims, started } = await orgSetUp(1);
+    await deliver(pushTo('app'));
+    const entry = intake.recorded[0]!;
+    // The queue is down: the entry is to be routed again, its build's claim given back.
+    const failed = await routeQueuedPush(routing, entry);
+    expect(failed).toMatchObject({
+      outcome: 'retry',
+      builds: [],
+      message: expect.stringContaining('the build queue is not answering'),
+    });
+    expect([...claims.held].filter((c) => c.includes(':team/app'))).toEqual([]);
+    expect(await routeQueuedPush(routing, entry)).toMatchObject({ outcome: 'built', builds: ['team/app-1'] });
+    // A worker that died after starting it routes it once more: nothing new.
+    expect(await routeQueuedPush(routing, entry)).toEqual({
+      outcome: 'ignored',
+      builds: [],
+      skipped: [{ buildConfig: 'team/app', reason: 'already built for this delivery' }],
+    });
+    expect(started).toHaveLength(1);
+  });
+
+  it('says why a BuildConfig that uses the repository does not build', async () => {
+    const { deliver, intake, routing, started } = await orgSetUp();
+    const answer = await deliver(pushTo('app', 'refs/heads/feature'));
+    expect(answer).toMatchObject({ status: 202, body: { buildConfigs: ['team/app'] } });
+    expect(await routeQueuedPush(routing, intake.recorded[0]!)).toEqual({
+      outcome: 'ignored',
+      builds: [],
+      skipped: [{ buildConfig: 'team/app', reason: 'skipping build: branch feature does not match main' }],
+    });
+    expect(started).toEqual([]);
   });
 });
 
@@ -251,59 +314,38 @@ describe('pushes read from their repository URLs before their payload', () => {
     expect(read(decoy)?.[0]).toBe(push.repository.clone_url);
   });
 
-  async function orgDelivery(body: string, id: string) {
-    const { deps, claims } = await setUp();
-    const stored = await deps.store.create(BUILD_CONFIG, {
-      apiVersion: 'build.openshift.io/v1',
-      kind: 'BuildConfig',
-      metadata: { name: 'app', namespace: 'team' },
-      spec: {
-        source: { type: 'Git', git: { uri: 'https://github.com/team/app.git', ref: 'main' } },
-        strategy: { type: 'Docker' },
-        triggers: [{ type: 'GitHub', github: { secret: 'x' } }],
-      },
-    });
-    const index = new MemoryBuildConfigIndex();
-    await index.upsert(stored);
-    const headers: Record<string, string> = {
-      'x-github-event': 'push',
-      'x-github-delivery': id,
-      'x-hub-signature-256': await new Webhooks({ secret: 'org-secret' }).sign(body),
-      'content-type': 'application/json',
-    };
-    const answer = await deliverGitHubOrgHook(
-      {
-        ...deps,
-        receiver: createGitHubOrgReceiver({ secret: 'org-secret' }),
-        intake: separatePushIntake(claims, index),
-      },
-      { method: 'POST', getHeader: (n) => headers[n.toLowerCase()], rawBody: Buffer.from(body) },
-    );
-    return { answer, claims };
-  }
-  const repo = (name: string): string =>
-    `"repository":{"full_name":"team/${name}","clone_url":"https://github.com/team/${name}.git","ssh_url":"git@github.com:team/${name}.git","git_url":"git://github.com/team/${name}.git"}`;
-
-  it('answers a push no BuildConfig uses from its URLs; parses and refuses one a BuildConfig uses', async () => {
-    // Signed, but not a valid push (no commit, trailing garbage).
+  it('answers a push no BuildConfig uses from its URLs; routing refuses a broken one a BuildConfig uses', async () => {
+    const { deliver, intake, routing, started } = await orgSetUp();
+    // Signed, but not a valid push (no valid commit, trailing garbage).
     const broken = (name: string): string => `{"ref":"refs/heads/main",${repo(name)},"after":"zz"}}`;
-    const unused = await orgDelivery(broken('other'), randomUUID());
-    expect(unused.answer).toMatchObject({
+    expect(await deliver(broken('other'))).toMatchObject({
       status: 202,
       outcome: 'ignored',
       body: {
         message: expect.stringContaining('https://github.com/team/other.git starts no build'),
-        builds: [],
+        buildConfigs: [],
       },
     });
-    const id = randomUUID();
-    const used = await orgDelivery(broken('app'), id);
-    expect(used.answer).toMatchObject({ status: 400, outcome: 'rejected' });
-    // Refused after its claim was taken: the claim is given back for a corrected redelivery.
-    expect(used.claims.held.has(`github:${id}`)).toBe(false);
+    expect(intake.recorded).toEqual([]);
+    expect(await deliver(broken('app'))).toMatchObject({ status: 202, outcome: 'accepted' });
+    expect(await routeQueuedPush(routing, intake.recorded[0]!)).toMatchObject({
+      outcome: 'rejected',
+      builds: [],
+      message: expect.stringContaining('not valid JSON'),
+    });
+    expect(started).toEqual([]);
+  });
 
-    const good = `{"ref":"refs/heads/main","after":"${'b'.repeat(40)}",${repo('app')},"commits":[]}`;
-    const built = await orgDelivery(good, id);
-    expect(built.answer).toMatchObject({ status: 202, outcome: 'built', body: { builds: ['team/app-1'] } });
+  it('parses a payload whose URLs the bytes do not give plainly, and refuses it at once when broken', async () => {
+    const { deliver, intake } = await orgSetUp();
+    const escaped = pushTo('app').replace('"ssh_url"', '"ssh\\u005furl"');
+    expect(await deliver(escaped)).toMatchObject({
+      status: 202,
+      outcome: 'accepted',
+      body: { buildConfigs: ['team/app'] },
+    });
+    const broken = `{"ref":"refs/heads/main",${repo('app').replace('"git_url"', '"git\\u005furl"')},"after":"zz"}`;
+    expect(await deliver(broken)).toMatchObject({ status: 400, outcome: 'rejected' });
+    expect(intake.recorded).toHaveLength(1);
   });
 });

@@ -1,0 +1,205 @@
+/**
+ * Push → build: a worker takes the org/App pushes the endpoint recorded in the push
+ * inbox (src/store/push-inbox.ts) and starts the builds each should start. The endpoint
+ * only verifies, claims, looks up and records (src/webhooks/delivery.ts), so a burst of
+ * pushes is answered at the rate Redis takes them in, and builds are made as fast as the
+ * workers make them, apart from answering (docs/webhooks.md).
+ *
+ * Routing a push: read the payload whole (a payload that is not a valid push is given up
+ * with its reason in the log), look its repository up again (the BuildConfigs may have
+ * changed since), decide with routePush, and start each build under a claim of its own
+ * (`{delivery}:{namespace}/{name}`), so a push routed twice (a worker died after
+ * starting some of its builds) starts each build once. A build that could not start for
+ * a passing reason (Redis, the queue) leaves the entry pending: it is routed again, up
+ * to MAX_ROUTING_ATTEMPTS times; a BuildConfig that will not build (deleted, paused,
+ * over quota) is a skip, logged with its reason.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ForbiddenError, InputError, NotFoundError, errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { lookupKind, type Resource } from '../core/resource.js';
+import type { DeliveryClaims } from '../store/delivery-claims.js';
+import { MAX_ROUTING_ATTEMPTS, type QueuedPush, type RedisPushInbox } from '../store/push-inbox.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import { parseGitHubOrgPush } from '../webhooks/github-org-webhook.js';
+import type { StartBuild } from '../webhooks/delivery.js';
+import type { BuildConfigIndex } from './buildconfig-index.js';
+import { routeCandidates } from './push-router.js';
+
+const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
+
+export interface PushRoutingDeps {
+  store: ResourceStore;
+  index: BuildConfigIndex;
+  claims: DeliveryClaims;
+  instantiate: StartBuild;
+  logger: Logger;
+}
+
+export interface RoutedPush {
+  /** `ignored` when no BuildConfig builds it; `rejected` when the payload is not a valid push. */
+  outcome: 'built' | 'ignored' | 'rejected' | 'retry';
+  /** `namespace/build` of every build started. */
+  builds: string[];
+  skipped: { buildConfig: string; reason: string }[];
+  /** Why routing must be tried again, or why the payload was refused. */
+  message?: string;
+}
+
+/** An error that means "this BuildConfig will not build", not "try again". */
+function isSkip(err: unknown): boolean {
+  return err instanceof NotFoundError || err instanceof InputError || err instanceof ForbiddenError;
+}
+
+/** Routes one recorded push: the builds it starts and why the other candidates did not build. */
+export async function routeQueuedPush(
+  deps: PushRoutingDeps,
+  entry: { deliveryId: string; payload: Buffer },
+): Promise<RoutedPush> {
+  const { deliveryId } = entry;
+  const parsed = parseGitHubOrgPush(entry.payload, deliveryId);
+  if (parsed.action === 'reply')
+    return { outcome: 'rejected', builds: [], skipped: [], message: parsed.reply.message };
+  const candidates = await deps.index.lookup(parsed.push.repoUrls);
+  const routing = await routeCandidates({
+    push: parsed.push,
+    candidates,
+    getBuildConfig: (ns, name) => deps.store.get(BUILD_CONFIG, ns, name),
+  });
+  const skipped = routing.skipped.map((s) => ({
+    buildConfig: `${s.buildConfig.namespace}/${s.buildConfig.name}`,
+    reason: s.reason,
+  }));
+  const builds: string[] = [];
+  const failures: string[] = [];
+  await Promise.all(
+    routing.builds.map(async (target) => {
+      const key = `${target.buildConfig.namespace}/${target.buildConfig.name}`;
+      const pair = `${deliveryId}:${key}`;
+      if (!(await deps.claims.claimDelivery(pair))) {
+        skipped.push({ buildConfig: key, reason: 'already built for this delivery' });
+        return;
+      }
+      let build: Resource;
+      try {
+        build = await deps.instantiate(
+          target.buildConfig.namespace,
+          target.buildConfig.name,
+          target.request,
+          target.object,
+        );
+      } catch (err) {
+        if (isSkip(err)) {
+          skipped.push({ buildConfig: key, reason: errorMessage(err) });
+          return;
+        }
+        await deps.claims.releaseDelivery(pair).catch(() => undefined);
+        failures.push(`${key}: ${errorMessage(err)}`);
+        return;
+      }
+      builds.push(`${target.buildConfig.namespace}/${build.metadata.name}`);
+    }),
+  );
+  builds.sort();
+  if (failures.length > 0) {
+    return {
+      outcome: 'retry',
+      builds,
+      skipped,
+      message: `${failures.length} build(s) could not be started: ${failures.join('; ')}`,
+    };
+  }
+  return { outcome: builds.length > 0 ? 'built' : 'ignored', builds, skipped };
+}
+
+export interface PushRoutingHandle {
+  /** This worker's name in the inbox's consumer group. */
+  consumer: string;
+  /** Stops taking entries and waits for the ones being routed. */
+  close(): Promise<void>;
+}
+
+/** Entries taken at once by one worker. */
+const BATCH = 16;
+/** How long a read waits for an entry before looking for stale ones again. */
+const READ_BLOCK_MS = 2000;
+
+/** Takes entries from the push inbox and routes them until closed. */
+export function startPushRouting(
+  deps: PushRoutingDeps & {
+    inbox: RedisPushInbox;
+    /** Called once the blocking read must end (the inbox's blocking connection closed). */
+    interrupt(): void;
+  },
+): PushRoutingHandle {
+  const { inbox, logger } = deps;
+  const consumer = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  let closed = false;
+
+  async function handle(entry: QueuedPush): Promise<void> {
+    const log = { deliveryId: entry.deliveryId, attempt: entry.attempt };
+    let routed: RoutedPush;
+    try {
+      routed = await routeQueuedPush(deps, entry);
+    } catch (err) {
+      routed = { outcome: 'retry', builds: [], skipped: [], message: errorMessage(err) };
+    }
+    if (routed.outcome === 'retry') {
+      if (entry.attempt < MAX_ROUTING_ATTEMPTS) {
+        // Left pending: taken over again once stale, by this worker or another.
+        logger.warn(
+          { ...log, builds: routed.builds },
+          `routing a GitHub push failed; it will be retried: ${routed.message}`,
+        );
+        return;
+      }
+      logger.error(
+        { ...log, builds: routed.builds },
+        `gave up routing a GitHub push after ${entry.attempt} attempts: ${routed.message}`,
+      );
+    } else if (routed.outcome === 'rejected') {
+      logger.warn(log, `a recorded GitHub push is not a valid push and starts no build: ${routed.message}`);
+    } else {
+      logger.info(
+        { ...log, builds: routed.builds, skipped: routed.skipped },
+        `GitHub push routed: ${routed.builds.length} build(s) started`,
+      );
+    }
+    await inbox.done(entry.entryId);
+  }
+
+  async function loop(): Promise<void> {
+    let lastStaleCheck = 0;
+    while (!closed) {
+      try {
+        let entries: QueuedPush[] = [];
+        if (Date.now() - lastStaleCheck > READ_BLOCK_MS) {
+          lastStaleCheck = Date.now();
+          entries = await inbox.takeOverStale(consumer, BATCH);
+        }
+        if (entries.length === 0) entries = await inbox.read(consumer, BATCH, READ_BLOCK_MS);
+        for (const entry of entries) await handle(entry);
+      } catch (err) {
+        if (closed) break;
+        logger.warn({ err }, 'could not read the push inbox; trying again in 1 s');
+        await new Promise((r) => setTimeout(r, 1000));
+        // A Redis that lost its data (restarted without persistence) lost the group too.
+        if (errorMessage(err).includes('NOGROUP')) await inbox.ensureGroup().catch(() => undefined);
+      }
+    }
+  }
+
+  const running = inbox.ensureGroup().then(loop, (err: unknown) => {
+    logger.error({ err }, 'could not open the push inbox: GitHub org pushes are not routed by this worker');
+  });
+  return {
+    consumer,
+    close: async () => {
+      closed = true;
+      deps.interrupt();
+      await running;
+      await inbox.leave(consumer).catch(() => undefined);
+    },
+  };
+}
