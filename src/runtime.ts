@@ -51,7 +51,7 @@ import { createDeployTarget } from './strategies/targets.js';
 import { ReplicaStateStore } from './strategies/docker/replica-state.js';
 import { startRouter as startDeployRouter, type RouterHandle } from './strategies/router.js';
 import { startRolloutWorker, type RolloutWorkerHandle } from './strategies/rollout-worker.js';
-import { startPushRouting as routePushes, type PushRoutingHandle } from './triggers/push-routing.js';
+import { startPushRouting as routePushes, type PushRoutingHandle } from './webhooks/push-routing.js';
 import type { DeployTarget, LocalControllers } from './strategies/target.js';
 import { startBuildConfigIndexing } from './triggers/buildconfig-index.js';
 import { CommitStatusPublisher, GitHubCommitStatusReporter } from './triggers/commit-status.js';
@@ -168,7 +168,11 @@ export async function createRuntime(config: SlipwayConfig, options: RuntimeOptio
   const metrics = new RedisFleetMetrics(redis, prefix, { logger });
   const releaseMetrics = useFleetMetrics({
     store: metrics,
-    queueJobs: () => queueJobCounts([queue.queue, ...DEPLOY_TARGET_KINDS.map((k) => rollouts.queueFor(k))]),
+    queueJobs: async () => [
+      ...(await queueJobCounts([queue.queue, ...DEPLOY_TARGET_KINDS.map((k) => rollouts.queueFor(k))])),
+      // The pushes recorded for routing wait like jobs do.
+      { queue: 'push-inbox', counts: await new RedisPushInbox(redis, prefix).counts() },
+    ],
   });
   const onDeploymentImageChange =
     options.onDeploymentImageChange ??
@@ -388,7 +392,7 @@ export async function startHttpServer(rt: Runtime): Promise<HttpServerHandle> {
 
 /**
  * Push → build: routes the org/App pushes the endpoint recorded in the push inbox
- * (src/triggers/push-routing.ts). Workers run it; any number share the inbox.
+ * (src/webhooks/push-routing.ts). Workers run it; any number share the inbox.
  */
 export function startPushRouting(rt: Runtime): PushRoutingHandle {
   // A read waits on its connection for entries: it gets one of its own.
@@ -399,7 +403,7 @@ export function startPushRouting(rt: Runtime): PushRoutingHandle {
     claims: new RedisDeliveryClaims(rt.redis, rt.prefix),
     instantiate: (ns, bc, req, current) => rt.instantiate(ns, bc, req, current),
     logger: rt.logger,
-    inbox: new RedisPushInbox(rt.redis, blocking, rt.prefix),
+    inbox: new RedisPushInbox(rt.redis, rt.prefix, blocking),
     interrupt: () => blocking.disconnect(),
   });
 }

@@ -279,6 +279,13 @@ export const webhookDeliveries = new FleetCounter({
   labelNames: ['source', 'outcome'] as const,
 });
 
+export const pushesRouted = new FleetCounter({
+  name: 'slipway_pushes_routed_total',
+  help: 'Recorded org/App pushes routed by workers, by outcome: built, ignored, rejected (not a valid push), retry, abandoned (whole fleet)',
+  type: 'counter',
+  labelNames: ['outcome'] as const,
+});
+
 export const queueWait = new FleetHistogram({
   name: 'slipway_queue_wait_seconds',
   help: 'Time from a job being queued to a worker first taking it, by queue (whole fleet)',
@@ -309,6 +316,7 @@ export const FLEET_METRICS: readonly FleetMetricDef[] = [
   buildStageDuration.def,
   rolloutsFinished.def,
   webhookDeliveries.def,
+  pushesRouted.def,
   queueWait.def,
 ];
 

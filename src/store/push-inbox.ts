@@ -1,7 +1,7 @@
 /**
  * The push inbox: org/App pushes a BuildConfig may build, recorded by the endpoint
  * (src/store/push-intake.ts) before it answers, waiting for a worker to route them to
- * builds (src/triggers/push-routing.ts). A Redis stream read by one consumer group, so
+ * builds (src/webhooks/push-routing.ts). A Redis stream read by one consumer group, so
  * every worker of a fleet takes its share and each entry goes to one of them; an entry
  * is deleted once routed. An entry whose worker died stays pending and is taken over by
  * another worker after `STALE_AFTER_MS`; one that failed `MAX_ROUTING_ATTEMPTS` times is
@@ -34,13 +34,13 @@ export class RedisPushInbox {
   private readonly attemptsKey: string;
 
   /**
-   * `blocking` is a connection of its own: a read waits on it for entries. `redis` serves
-   * everything else.
+   * `blocking`, a connection of its own, is what `read` waits on for entries (a worker's
+   * inbox has one; the metrics' does not read). `redis` serves everything else.
    */
   constructor(
     private readonly redis: Redis,
-    private readonly blocking: Redis,
     prefix: string,
+    private readonly blocking?: Redis,
   ) {
     this.key = pushInboxKey(prefix);
     this.attemptsKey = `${this.key}:attempts`;
@@ -57,6 +57,7 @@ export class RedisPushInbox {
 
   /** Up to `count` new entries for `consumer`, waiting up to `blockMs` for one. */
   async read(consumer: string, count: number, blockMs: number): Promise<QueuedPush[]> {
+    if (!this.blocking) throw new TypeError('RedisPushInbox.read needs the blocking connection');
     const reply = (await this.blocking.callBuffer(
       'XREADGROUP',
       'GROUP',
@@ -104,6 +105,19 @@ export class RedisPushInbox {
   /** Entries recorded and not yet routed. */
   length(): Promise<number> {
     return this.redis.xlen(this.key);
+  }
+
+  /** For the queue gauge: entries no worker has taken yet, and entries being routed. */
+  async counts(): Promise<{ waiting: number; active: number }> {
+    const [length, pending] = await Promise.all([
+      this.redis.xlen(this.key),
+      this.redis
+        .xpending(this.key, GROUP)
+        .then((summary) => Number((summary as unknown[])[0] ?? 0))
+        // No group yet (no worker has started): nothing is being routed.
+        .catch(() => 0),
+    ]);
+    return { waiting: Math.max(0, length - pending), active: pending };
   }
 
   /** Forgets `consumer` when it holds nothing: workers that stopped leave no names behind. */

@@ -2,7 +2,7 @@
  * How the org/App endpoint takes in a push: claim the delivery (src/store/delivery-claims.ts),
  * find the BuildConfigs that use its repository (the BuildConfig index) and, when there
  * are any, record the delivery in the push inbox (src/store/push-inbox.ts), where a
- * worker routes it to builds (src/triggers/push-routing.ts). On one Redis the three are
+ * worker routes it to builds (src/webhooks/push-routing.ts). On one Redis the three are
  * one script, so a delivery is one command there whether it matches or not, and the
  * answer is sent only once the delivery is durable.
  *

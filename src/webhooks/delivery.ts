@@ -3,7 +3,9 @@
  * delivery (so a redelivery or a second server starts nothing twice), start the builds,
  * release the claim when starting failed (so the sender's retry can start them), and
  * answer. Runtime-neutral: it takes the request as src/webhooks/request.ts describes it
- * and returns the answer; express (src/api/webhook-routes.ts) only reads and sends.
+ * and returns the answer; the HTTP handler (src/api/webhook-routes.ts) only reads and
+ * sends. An org/App push is only taken in here (claim, lookup, record); a worker routes it
+ * to builds (src/webhooks/push-routing.ts).
  *
  * An unexpected failure is thrown after the claim is released: the HTTP wrapper turns
  * it into a 500 Status, and the sender's retry finds the delivery unclaimed.
@@ -102,7 +104,7 @@ export const ORG_WEBHOOK_OFF_MESSAGE =
 
 /**
  * The org/App webhook: verify, claim, look up and, when a BuildConfig uses the
- * repository, record the push for a worker to route (src/triggers/push-routing.ts), all
+ * repository, record the push for a worker to route (src/webhooks/push-routing.ts), all
  * before answering. The answer names the BuildConfigs that use the repository; which of
  * them build (ref, trigger, paused) is decided by the routing, and its outcome is logged.
  */

@@ -88,10 +88,23 @@ test('every delivery answered 2xx is claimed, and recorded when it matches, when
   for (const r of again) expect(r.status).toBe(200);
   expect(await recorded()).toHaveLength(20);
 
+  const sample = async (series: string): Promise<number> => {
+    const text = await (await fetch(`${s.http.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+  expect(await sample('slipway_queue_jobs{queue="push-inbox",state="waiting"}')).toBe(20);
+
   // Routing (a worker's) starts one build per recorded delivery and empties the inbox;
   // two routers share it without building anything twice.
   const routers = [startPushRouting(s.rt), startPushRouting(s.rt)];
   try {
+    await waitFor(
+      'the routed pushes counted',
+      async () => (await sample('slipway_pushes_routed_total{outcome="built"}')) === 20,
+      20000,
+      200,
+    );
     await waitFor(
       '20 builds',
       async () => (await s.apiJson<{ items: Resource[] }>('GET', BUILD_PATH(ns))).items.length >= 20,

@@ -84,7 +84,7 @@ describe('accept: the claim, the repository lookup and the record in one command
     await index.upsert(bc('b', 'two', 'git@github.com:o/r.git', 2));
     await index.upsert(bc('a', 'other', 'https://github.com/o/elsewhere', 3));
     const claims = new RedisDeliveryClaims(client, prefix);
-    const inbox = new RedisPushInbox(client, blocking, prefix);
+    const inbox = new RedisPushInbox(client, prefix, blocking);
     await inbox.ensureGroup();
     return {
       client,
@@ -212,8 +212,8 @@ describe('the push inbox', () => {
     const blockingA = new Redis(redisHandle.url);
     const blockingB = new Redis(redisHandle.url);
     clients.push(client, blockingA, blockingB);
-    const a = new RedisPushInbox(client, blockingA, prefix);
-    const b = new RedisPushInbox(client, blockingB, prefix);
+    const a = new RedisPushInbox(client, prefix, blockingA);
+    const b = new RedisPushInbox(client, prefix, blockingB);
     await a.ensureGroup();
     await b.ensureGroup(); // a second worker finds the group there
     for (let i = 0; i < 6; i++)

@@ -14,7 +14,7 @@ import type { BuildRequest } from '../../src/queue/instantiate.js';
 import type { DeliveryClaims } from '../../src/store/delivery-claims.js';
 import { MemoryResourceStore } from '../../src/store/memory-store.js';
 import { memoryPushIntake } from '../../src/store/push-intake.js';
-import { routeQueuedPush } from '../../src/triggers/push-routing.js';
+import { routeQueuedPush } from '../../src/webhooks/push-routing.js';
 import { MemoryBuildConfigIndex, repositoryKeys } from '../../src/triggers/buildconfig-index.js';
 import { createGitHubOrgReceiver } from '../../src/webhooks/github-org-webhook.js';
 import { githubRepositoryHint, parseGitHubPush } from '../../src/webhooks/github-payload.js';

@@ -18,14 +18,15 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ForbiddenError, InputError, NotFoundError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { pushesRouted } from '../core/metrics.js';
 import { lookupKind, type Resource } from '../core/resource.js';
 import type { DeliveryClaims } from '../store/delivery-claims.js';
 import { MAX_ROUTING_ATTEMPTS, type QueuedPush, type RedisPushInbox } from '../store/push-inbox.js';
 import type { ResourceStore } from '../store/resource-store.js';
-import { parseGitHubOrgPush } from '../webhooks/github-org-webhook.js';
-import type { StartBuild } from '../webhooks/delivery.js';
-import type { BuildConfigIndex } from './buildconfig-index.js';
-import { routeCandidates } from './push-router.js';
+import { parseGitHubOrgPush } from './github-org-webhook.js';
+import type { StartBuild } from './delivery.js';
+import type { BuildConfigIndex } from '../triggers/buildconfig-index.js';
+import { routeCandidates } from '../triggers/push-router.js';
 
 const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
 
@@ -148,23 +149,27 @@ export function startPushRouting(
     if (routed.outcome === 'retry') {
       if (entry.attempt < MAX_ROUTING_ATTEMPTS) {
         // Left pending: taken over again once stale, by this worker or another.
+        pushesRouted.inc({ outcome: 'retry' });
         logger.warn(
           { ...log, builds: routed.builds },
           `routing a GitHub push failed; it will be retried: ${routed.message}`,
         );
         return;
       }
+      pushesRouted.inc({ outcome: 'abandoned' });
       logger.error(
         { ...log, builds: routed.builds },
         `gave up routing a GitHub push after ${entry.attempt} attempts: ${routed.message}`,
       );
-    } else if (routed.outcome === 'rejected') {
-      logger.warn(log, `a recorded GitHub push is not a valid push and starts no build: ${routed.message}`);
     } else {
-      logger.info(
-        { ...log, builds: routed.builds, skipped: routed.skipped },
-        `GitHub push routed: ${routed.builds.length} build(s) started`,
-      );
+      pushesRouted.inc({ outcome: routed.outcome });
+      if (routed.outcome === 'rejected')
+        logger.warn(log, `a recorded GitHub push is not a valid push and starts no build: ${routed.message}`);
+      else
+        logger.info(
+          { ...log, builds: routed.builds, skipped: routed.skipped },
+          `GitHub push routed: ${routed.builds.length} build(s) started`,
+        );
     }
     await inbox.done(entry.entryId);
   }
