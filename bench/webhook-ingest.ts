@@ -155,9 +155,18 @@ function cpuSeconds(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds Redis has used, from its INFO (it runs in its own process). */
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
 interface Run {
   /** Server CPU milliseconds per accepted delivery. */
   cpuMs?: number;
+  /** Redis' CPU milliseconds per accepted delivery (INFO cpu). */
+  redisMs?: number;
   rps: number;
   p50: number;
   p99: number;
@@ -304,8 +313,10 @@ async function main(): Promise<void> {
       if (ONLY.has('noMatch')) {
         const claimsBefore = await countKeys(redis, `${PREFIX}:delivery:github:*`);
         const cpu = cpuSeconds(server.pid);
+        const redisCpu = await redisCpuSeconds(redis);
         const a = await load(slipwayUrl, noMatch);
         a.cpuMs = ((cpuSeconds(server.pid) - cpu) * 1000) / a.ok;
+        a.redisMs = (((await redisCpuSeconds(redis)) - redisCpu) * 1000) / a.ok;
         const claimsAfter = await countKeys(redis, `${PREFIX}:delivery:github:*`);
         unrecorded += Math.max(0, a.ok - (claimsAfter - claimsBefore));
         runs.noMatch!.push(a);
@@ -313,8 +324,10 @@ async function main(): Promise<void> {
       if (ONLY.has('oneBuild')) {
         const before = await redis.xlen(inbox);
         const cpu = cpuSeconds(server.pid);
+        const redisCpu = await redisCpuSeconds(redis);
         const b = await load(slipwayUrl, oneBuild);
         b.cpuMs = ((cpuSeconds(server.pid) - cpu) * 1000) / b.ok;
+        b.redisMs = (((await redisCpuSeconds(redis)) - redisCpu) * 1000) / b.ok;
         const recorded = (await redis.xlen(inbox)) - before;
         unrecorded += Math.max(0, b.ok - recorded);
         expectedBuilds += recorded;
@@ -323,8 +336,10 @@ async function main(): Promise<void> {
       if (ONLY.has('fiveAt100')) {
         const before = await redis.xlen(inbox);
         const cpu = cpuSeconds(server.pid);
+        const redisCpu = await redisCpuSeconds(redis);
         const c = await load(slipwayUrl, fiveBuilds, { rate: 100 });
         c.cpuMs = ((cpuSeconds(server.pid) - cpu) * 1000) / c.ok;
+        c.redisMs = (((await redisCpuSeconds(redis)) - redisCpu) * 1000) / c.ok;
         const recorded = (await redis.xlen(inbox)) - before;
         unrecorded += Math.max(0, c.ok - recorded);
         expectedBuilds += recorded * 5;
@@ -335,13 +350,16 @@ async function main(): Promise<void> {
         const r = list[list.length - 1];
         if (!r) continue;
         console.log(
-          `round ${round} ${name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${r.p50} ms  p99 ${r.p99} ms${r.cpuMs !== undefined ? `  server CPU ${r.cpuMs.toFixed(2)} ms/delivery` : ''}  (2xx ${r.ok}, non-2xx ${r.non2xx}, errors ${r.errors})`,
+          `round ${round} ${name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${r.p50} ms  p99 ${r.p99} ms${r.cpuMs !== undefined ? `  server CPU ${r.cpuMs.toFixed(2)} ms/delivery` : ''}${r.redisMs !== undefined ? `, Redis ${r.redisMs.toFixed(2)}` : ''}  (2xx ${r.ok}, non-2xx ${r.non2xx}, errors ${r.errors})`,
         );
       }
     }
 
-    const summary = (name: string): { rps: number; p50: number; p99: number; cpuMs: number } => ({
+    const summary = (
+      name: string,
+    ): { rps: number; p50: number; p99: number; cpuMs: number; redisMs: number } => ({
       cpuMs: median(runs[name]!.map((r) => r.cpuMs ?? 0)),
+      redisMs: median(runs[name]!.map((r) => r.redisMs ?? 0)),
       rps: median(runs[name]!.map((r) => r.rps)),
       p50: median(runs[name]!.map((r) => r.p50)),
       p99: median(runs[name]!.map((r) => r.p99)),
@@ -364,7 +382,7 @@ async function main(): Promise<void> {
           ? ''
           : `  (${(m.rps / bare.rps).toFixed(2)}× bare's rate${name === 'healthz' ? '' : `, ${(bare.cpuMs / m.cpuMs).toFixed(2)}× its CPU efficiency`})`;
       console.log(
-        `  ${label.padEnd(40)} ${m.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${m.p50} ms  p99 ${m.p99} ms${name === 'healthz' ? '' : `  server CPU ${m.cpuMs.toFixed(2)} ms/delivery`}${ratio}`,
+        `  ${label.padEnd(40)} ${m.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${m.p50} ms  p99 ${m.p99} ms${name === 'healthz' ? '' : `  server CPU ${m.cpuMs.toFixed(2)} ms/delivery${name === 'bare' ? '' : `, Redis ${m.redisMs.toFixed(2)}`}`}${ratio}`,
       );
     }
     // Routing, as a worker does it, with the server idle: every recorded push to builds.
