@@ -174,6 +174,14 @@ export function startPushRouting(
     await inbox.done(entry.entryId);
   }
 
+  // Closing must not wait on Redis: a read blocked on a connection that is reconnecting
+  // (Redis restarting) is never settled by disconnect(). Every wait in the loop races this.
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<undefined>((resolve) => {
+    stop = () => resolve(undefined);
+  });
+  const untilClosed = <T>(p: Promise<T>): Promise<T | undefined> => Promise.race([p, stopped]);
+
   async function loop(): Promise<void> {
     let lastStaleCheck = 0;
     while (!closed) {
@@ -181,30 +189,39 @@ export function startPushRouting(
         let entries: QueuedPush[] = [];
         if (Date.now() - lastStaleCheck > READ_BLOCK_MS) {
           lastStaleCheck = Date.now();
-          entries = await inbox.takeOverStale(consumer, BATCH);
+          entries = (await untilClosed(inbox.takeOverStale(consumer, BATCH))) ?? [];
         }
-        if (entries.length === 0) entries = await inbox.read(consumer, BATCH, READ_BLOCK_MS);
-        for (const entry of entries) await handle(entry);
+        if (entries.length === 0 && !closed)
+          entries = (await untilClosed(inbox.read(consumer, BATCH, READ_BLOCK_MS))) ?? [];
+        // Entries read as this worker closes stay pending: another worker takes them over.
+        for (const entry of entries) if (!closed) await handle(entry);
       } catch (err) {
         if (closed) break;
         logger.warn({ err }, 'could not read the push inbox; trying again in 1 s');
-        await new Promise((r) => setTimeout(r, 1000));
+        await untilClosed(new Promise((r) => setTimeout(r, 1000)));
         // A Redis that lost its data (restarted without persistence) lost the group too.
-        if (errorMessage(err).includes('NOGROUP')) await inbox.ensureGroup().catch(() => undefined);
+        if (errorMessage(err).includes('NOGROUP'))
+          await untilClosed(inbox.ensureGroup().catch(() => undefined));
       }
     }
   }
 
-  const running = inbox.ensureGroup().then(loop, (err: unknown) => {
-    logger.error({ err }, 'could not open the push inbox: GitHub org pushes are not routed by this worker');
-  });
+  const running = untilClosed(inbox.ensureGroup()).then(
+    () => (closed ? undefined : loop()),
+    (err: unknown) => {
+      logger.error({ err }, 'could not open the push inbox: GitHub org pushes are not routed by this worker');
+    },
+  );
   return {
     consumer,
     close: async () => {
       closed = true;
+      stop();
       deps.interrupt();
+      // A push being routed finishes (its own Redis calls give up after their retries).
       await running;
-      await inbox.leave(consumer).catch(() => undefined);
+      const gaveUp = new Promise((r) => setTimeout(r, 2000).unref());
+      await Promise.race([inbox.leave(consumer).catch(() => undefined), gaveUp]);
     },
   };
 }

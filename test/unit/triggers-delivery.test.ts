@@ -7,6 +7,10 @@ import { RedisDeliveryClaims } from '../../src/store/delivery-claims.js';
 import { pushInboxKey, RedisPushInbox, STALE_AFTER_MS } from '../../src/store/push-inbox.js';
 import { MAX_INTAKE_BATCH, memoryPushIntake, RedisPushIntake } from '../../src/store/push-intake.js';
 import { RedisBuildConfigIndex } from '../../src/store/redis-buildconfig-index.js';
+import { MemoryResourceStore } from '../../src/store/memory-store.js';
+import { MemoryBuildConfigIndex } from '../../src/triggers/buildconfig-index.js';
+import { createLogger } from '../../src/core/logger.js';
+import { startPushRouting } from '../../src/webhooks/push-routing.js';
 import { startRedis, type RedisHandle } from '../support/stack.js';
 
 let redisHandle: RedisHandle;
@@ -247,5 +251,33 @@ describe('the push inbox', () => {
     await b.leave('b');
     expect(await client.call('XINFO', 'CONSUMERS', pushInboxKey(prefix), 'routers')).toEqual([]);
     expect(await client.hlen(`${pushInboxKey(prefix)}:attempts`)).toBe(0);
+  });
+
+  it('a worker stops routing at once even while its blocked read waits for Redis to come back', async () => {
+    const own = await startRedis();
+    const client = new Redis(own.url);
+    const blocking = new Redis(own.url);
+    client.on('error', () => undefined);
+    blocking.on('error', () => undefined);
+    const routing = startPushRouting({
+      store: new MemoryResourceStore(),
+      index: new MemoryBuildConfigIndex(),
+      claims: new RedisDeliveryClaims(client, 'stop'),
+      instantiate: () => Promise.reject(new Error('not called')),
+      logger: createLogger('silent'),
+      inbox: new RedisPushInbox(client, 'stop', blocking),
+      interrupt: () => blocking.disconnect(),
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // the read is blocked now
+      await own.stop(); // Redis goes away: both connections keep trying to reconnect
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      await routing.close();
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      client.disconnect();
+      blocking.disconnect();
+    }
   });
 });
