@@ -46,7 +46,8 @@ describe('stand-in API server: what a real cluster cannot be made to do on deman
         name: 'web-1-hook-mid',
         image: 'web:1',
         env: [
-          { name: 'FAKE_RUN_MS', value: '600' },
+          // Long enough that the watch is closed while the pod still runs, on a loaded machine too.
+          { name: 'FAKE_RUN_MS', value: '3000' },
           { name: 'FAKE_EXIT_CODE', value: '7' },
         ],
         labels: {},
@@ -54,8 +55,10 @@ describe('stand-in API server: what a real cluster cannot be made to do on deman
       { signal: live() },
     );
     await waitFor(
-      'pod running',
-      async () => api.get('pods', ns, 'web-1-hook-mid')?.status?.phase === 'Running',
+      'pod running, watched',
+      async () =>
+        api.get('pods', ns, 'web-1-hook-mid')?.status?.phase === 'Running' &&
+        api.requests.some((r) => r.plural === 'pods' && r.query.watch === 'true'),
     );
     api.closeWatches();
     expect((await running).exitCode).toBe(7);
