@@ -9,6 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../core/errors.js';
+import type { PushEvent } from '../triggers/types.js';
 
 export const pushInboxKey = (prefix: string): string => `${prefix}:push-inbox`;
 const GROUP = 'routers';
@@ -18,11 +19,27 @@ export const STALE_AFTER_MS = 60_000;
 /** Routing attempts before an entry is given up. */
 export const MAX_ROUTING_ATTEMPTS = 5;
 
+/**
+ * What the inbox keeps of a push (as JSON, the entry's `push` field): the endpoint's
+ * reading of the payload, which it checked before answering. The payload itself is not
+ * kept: most of its 7.7 KB describe the repository and the sender.
+ */
+export interface PushRecord {
+  push: PushEvent;
+  /** `owner/repo`, for logs. */
+  repository: string;
+  /** The head commit. */
+  after?: string;
+}
+
 export interface QueuedPush {
   /** The stream entry's id. */
   entryId: string;
   deliveryId: string;
-  payload: Buffer;
+  /** The PushRecord as JSON. */
+  record?: Buffer;
+  /** The raw payload: what entries recorded before records existed hold instead. */
+  payload?: Buffer;
   /** How many times routing has started on this entry, this time included. */
   attempt: number;
 }
@@ -139,12 +156,16 @@ export class RedisPushInbox {
         return undefined;
       };
       const [err, attempt] = counts[i] ?? [];
-      return {
+      const queued: QueuedPush = {
         entryId: id.toString(),
         deliveryId: field('delivery')?.toString() ?? '',
-        payload: field('payload') ?? Buffer.alloc(0),
         attempt: err ? 1 : Number(attempt),
       };
+      const record = field('push');
+      const payload = field('payload');
+      if (record) queued.record = record;
+      if (payload) queued.payload = payload;
+      return queued;
     });
   }
 }

@@ -17,13 +17,14 @@ import { statusObject } from '../core/status.js';
 import type { BuildRequest } from '../queue/instantiate.js';
 import { recordImageStreamTag } from '../registry/image-streams.js';
 import type { DeliveryClaims } from '../store/delivery-claims.js';
+import type { PushRecord } from '../store/push-inbox.js';
 import type { PushIntake } from '../store/push-intake.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { ImageChangeOutcome } from '../triggers/image-change-dispatch.js';
 import type { ImageStreamTagUpdate } from '../triggers/image-change.js';
 import { handleBuildConfigWebhook } from './buildconfig-webhook.js';
 import { githubRepositoryHint } from './github-payload.js';
-import type { GitHubOrgReceiver } from './github-org-webhook.js';
+import type { GitHubOrgReceiver, GitHubOrgWebhookResult } from './github-org-webhook.js';
 import { handleRegistryNotification } from './registry-webhook.js';
 import { reply, toStatusObject, type WebhookReply, type WebhookRequest } from './request.js';
 
@@ -104,15 +105,16 @@ export const ORG_WEBHOOK_OFF_MESSAGE =
 
 /**
  * The org/App webhook: verify, claim, look up and, when a BuildConfig uses the
- * repository, record the push for a worker to route (src/webhooks/push-routing.ts), all
- * before answering. The answer names the BuildConfigs that use the repository; which of
- * them build (ref, trigger, paused) is decided by the routing, and its outcome is logged.
+ * repository, read the push and record it for a worker to route
+ * (src/webhooks/push-routing.ts), all before answering. The answer names the
+ * BuildConfigs that use the repository; which of them build (ref, trigger, paused) is
+ * decided by the routing, and its outcome is logged.
  */
 export async function deliverGitHubOrgHook(
   deps: {
     /** Undefined when no secret is configured: the endpoint is off. */
     receiver: GitHubOrgReceiver | undefined;
-    /** The delivery's claim, lookup and record, in one step. */
+    /** The delivery's claim, lookup and record (src/store/push-intake.ts). */
     intake: PushIntake;
   },
   request: WebhookRequest,
@@ -124,31 +126,60 @@ export async function deliverGitHubOrgHook(
   const deliveryId = checked.deliveryId ?? `github:unnamed-${randomUUID()}`;
 
   // Most pushes name a repository no BuildConfig uses: read its URLs from the bytes and
-  // take those in without parsing the payload (githubRepositoryHint); the routing worker
-  // parses the ones a BuildConfig uses. A payload the bytes do not give plainly is parsed
-  // here, and refused here when it is not a valid push.
+  // look those up without parsing the payload (githubRepositoryHint). A payload the
+  // bytes do not give plainly is parsed first, and refused when it is not a valid push.
+  // A push that a BuildConfig uses is read whole (refused when it is not a valid push,
+  // with nothing claimed) and recorded as read: at once when its repository was found
+  // used before, else once Redis says it is (src/store/push-intake.ts).
+  let parsed: GitHubOrgWebhookResult | undefined;
   let repoUrls = githubRepositoryHint(request.rawBody);
-  let repository = repoUrls?.[0];
   if (!repoUrls) {
-    const parsed = deps.receiver.parse(request.rawBody, deliveryId);
+    parsed = deps.receiver.parse(request.rawBody, deliveryId);
     if (parsed.action === 'reply') return replyAnswer(parsed.reply);
     repoUrls = parsed.push.repoUrls;
-    repository = parsed.repository;
   }
-  const intake = await deps.intake.accept({ deliveryId, repoUrls, payload: request.rawBody });
-  if (!intake.claimed) {
-    return replyAnswer(reply(200, `delivery ${deliveryId} was already handled; no new builds`), 'duplicate');
+  let record: PushRecord | undefined;
+  if (deps.intake.expectsUse(repoUrls)) {
+    parsed ??= deps.receiver.parse(request.rawBody, deliveryId);
+    if (parsed.action === 'reply') return replyAnswer(parsed.reply);
+    record = pushRecord(parsed);
   }
-  const buildConfigs = intake.candidates.map((c) => `${c.namespace}/${c.name}`);
-  const message =
-    buildConfigs.length > 0
-      ? `push to ${repository} accepted: ${buildConfigs.length} BuildConfig(s) use the repository; a worker starts the builds the push should start`
-      : `push to ${repository} starts no build (no BuildConfig uses the repository)`;
-  return {
-    status: 202,
-    body: { ...statusObject({ code: 202, message }), delivery: deliveryId, buildConfigs },
-    outcome: buildConfigs.length > 0 ? 'accepted' : 'ignored',
-  };
+  let taken = await deps.intake.accept({ deliveryId, repoUrls, ...(record ? { record } : {}) });
+  if (taken.state === 'used') {
+    parsed ??= deps.receiver.parse(request.rawBody, deliveryId);
+    if (parsed.action === 'reply') return replyAnswer(parsed.reply);
+    taken = await deps.intake.accept({ deliveryId, repoUrls, record: pushRecord(parsed) });
+  }
+  const repository = parsed?.action === 'push' ? parsed.repository : repoUrls[0];
+  switch (taken.state) {
+    case 'duplicate':
+      return replyAnswer(reply(200, `delivery ${deliveryId} was already handled; no new builds`), 'duplicate');
+    case 'recorded': {
+      const buildConfigs = taken.candidates.map((c) => `${c.namespace}/${c.name}`);
+      const message = `push to ${repository} accepted: ${buildConfigs.length} BuildConfig(s) use the repository; a worker starts the builds the push should start`;
+      return {
+        status: 202,
+        body: { ...statusObject({ code: 202, message }), delivery: deliveryId, buildConfigs },
+        outcome: 'accepted',
+      };
+    }
+    default: {
+      // Unused, or used a moment ago and no longer (the BuildConfigs deleted in between).
+      const message = `push to ${repository} starts no build (no BuildConfig uses the repository)`;
+      return {
+        status: 202,
+        body: { ...statusObject({ code: 202, message }), delivery: deliveryId, buildConfigs: [] },
+        outcome: 'ignored',
+      };
+    }
+  }
+}
+
+/** What the push inbox keeps of a push read whole. */
+function pushRecord(parsed: Extract<GitHubOrgWebhookResult, { action: 'push' }>): PushRecord {
+  const record: PushRecord = { push: parsed.push, repository: parsed.repository };
+  if (parsed.after) record.after = parsed.after;
+  return record;
 }
 
 /** The registry's notifications: record each pushed tag, then fire its ImageChange triggers. */

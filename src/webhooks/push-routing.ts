@@ -5,8 +5,9 @@
  * pushes is answered at the rate Redis takes them in, and builds are made as fast as the
  * workers make them, apart from answering (docs/webhooks.md).
  *
- * Routing a push: read the payload whole (a payload that is not a valid push is given up
- * with its reason in the log), look its repository up again (the BuildConfigs may have
+ * Routing a push: read its record (the endpoint's reading of the payload; an entry that
+ * does not hold a valid push is given up with its reason in the log), look its
+ * repository up again (the BuildConfigs may have
  * changed since), decide with routePush, and start each build under a claim of its own
  * (`{delivery}:{namespace}/{name}`), so a push routed twice (a worker died after
  * starting some of its builds) starts each build once. A build that could not start for
@@ -27,6 +28,8 @@ import { parseGitHubOrgPush } from './github-org-webhook.js';
 import type { StartBuild } from './delivery.js';
 import type { BuildConfigIndex } from '../triggers/buildconfig-index.js';
 import { routeCandidates } from '../triggers/push-router.js';
+import type { PushEvent } from '../triggers/types.js';
+import { arr, obj, parseJsonBody, str } from './request.js';
 
 const BUILD_CONFIG = lookupKind('build.openshift.io/v1', 'BuildConfig')!;
 
@@ -53,18 +56,46 @@ function isSkip(err: unknown): boolean {
   return err instanceof NotFoundError || err instanceof InputError || err instanceof ForbiddenError;
 }
 
+type ReadPush = { ok: true; push: PushEvent } | { ok: false; message: string };
+
+/**
+ * The push an inbox entry holds: its record (a PushRecord as JSON), or, in an entry
+ * recorded before records were (a queue that outlived an upgrade), its payload read whole.
+ * The record was written by the endpoint from a checked payload; its shape is checked
+ * again all the same, so a damaged entry is refused with a reason, not routed half.
+ */
+export function readQueuedPush(entry: { deliveryId: string; record?: Buffer; payload?: Buffer }): ReadPush {
+  if (entry.record === undefined) {
+    if (entry.payload === undefined) return { ok: false, message: 'the inbox entry holds no push' };
+    const parsed = parseGitHubOrgPush(entry.payload, entry.deliveryId);
+    return parsed.action === 'reply' ? { ok: false, message: parsed.reply.message } : { ok: true, push: parsed.push };
+  }
+  const read = parseJsonBody(entry.record);
+  if (!read.ok) return { ok: false, message: `the inbox entry's record: ${read.reply.message}` };
+  const push = obj(obj(read.value)?.push);
+  const repoUrls = arr(push?.repoUrls);
+  const refs = arr(push?.refs);
+  if (
+    !push ||
+    !repoUrls.every((u) => typeof u === 'string') ||
+    refs.length === 0 ||
+    !refs.every((r) => str(obj(r)?.ref) !== undefined)
+  )
+    return { ok: false, message: "the inbox entry's record is not a push (repoUrls, refs)" };
+  return { ok: true, push: push as unknown as PushEvent };
+}
+
 /** Routes one recorded push: the builds it starts and why the other candidates did not build. */
 export async function routeQueuedPush(
   deps: PushRoutingDeps,
-  entry: { deliveryId: string; payload: Buffer },
+  entry: { deliveryId: string; record?: Buffer; payload?: Buffer },
 ): Promise<RoutedPush> {
   const { deliveryId } = entry;
-  const parsed = parseGitHubOrgPush(entry.payload, deliveryId);
-  if (parsed.action === 'reply')
-    return { outcome: 'rejected', builds: [], skipped: [], message: parsed.reply.message };
-  const candidates = await deps.index.lookup(parsed.push.repoUrls);
+  const read = readQueuedPush(entry);
+  if (!read.ok) return { outcome: 'rejected', builds: [], skipped: [], message: read.message };
+  const candidates = await deps.index.lookup(read.push.repoUrls);
   const routing = await routeCandidates({
-    push: parsed.push,
+    push: read.push,
     candidates,
     getBuildConfig: (ns, name) => deps.store.get(BUILD_CONFIG, ns, name),
   });

@@ -91,7 +91,11 @@ export function checkMethod(request: WebhookRequest): WebhookReply | undefined {
 export type MediaType = { ok: true; type: string } | { ok: false; message: string };
 
 /** `application/json; charset=utf-8` → `application/json`; an empty header is `''`. */
+const JSON_TYPE: MediaType = Object.freeze({ ok: true, type: 'application/json' });
+
 export function mediaTypeOf(header: string | undefined): MediaType {
+  // What every forge sends, answered without splitting and matching it.
+  if (header === 'application/json') return JSON_TYPE;
   if (header === undefined || header.trim() === '') return { ok: true, type: '' };
   const type = header.split(';', 1)[0]!.trim().toLowerCase();
   if (!/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type)) {

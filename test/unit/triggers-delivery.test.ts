@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Resource } from '../../src/core/resource.js';
 import { RedisDeliveryClaims } from '../../src/store/delivery-claims.js';
-import { pushInboxKey, RedisPushInbox, STALE_AFTER_MS } from '../../src/store/push-inbox.js';
+import { pushInboxKey, RedisPushInbox, STALE_AFTER_MS, type PushRecord } from '../../src/store/push-inbox.js';
 import { MAX_INTAKE_BATCH, memoryPushIntake, RedisPushIntake } from '../../src/store/push-intake.js';
 import { RedisBuildConfigIndex } from '../../src/store/redis-buildconfig-index.js';
 import { MemoryResourceStore } from '../../src/store/memory-store.js';
@@ -93,48 +93,84 @@ describe('accept: the claim, the repository lookup and the record in one command
     return {
       client,
       claims,
+      index,
       inbox,
       redis: new RedisPushIntake(client, prefix, index),
       memory: memoryPushIntake(claims, index),
     };
   }
-  const push = (repoUrls: string[], deliveryId = `github:${randomUUID()}`) => ({
+  const recordOf = (deliveryId: string): PushRecord => ({
+    push: {
+      source: 'github',
+      repoUrls: ['https://github.com/o/r.git'],
+      refs: [
+        {
+          ref: 'refs/heads/main',
+          deleted: false,
+          revision: { type: 'Git', git: { message: `é of ${deliveryId}` } },
+        },
+      ],
+    },
+    repository: 'o/r',
+    after: 'a'.repeat(40),
+  });
+  const push = (repoUrls: string[], deliveryId = `github:${randomUUID()}`, withRecord = true) => ({
     deliveryId,
     repoUrls,
-    payload: Buffer.from(`{"payload of":"${deliveryId}","bytes":"\u00e9\u0000"}`),
+    ...(withRecord ? { record: recordOf(deliveryId) } : {}),
   });
+  const both = [
+    { namespace: 'a', name: 'one' },
+    { namespace: 'b', name: 'two' },
+  ];
 
   it('answers as a claim, a lookup and a record made one after the other would', async () => {
     const { redis, memory, inbox } = await intakes(`t-${randomUUID()}`);
     const urls = ['https://github.com/o/r', 'git://github.com/o/r.git'];
     const matchedBy = new Map<unknown, ReturnType<typeof push>>();
     for (const intake of [redis, memory]) {
-      const matched = push(urls);
+      // Without a record, a push a BuildConfig uses is looked up and left unclaimed.
+      const id = `github:${randomUUID()}`;
+      expect(await intake.accept(push(urls, id, false))).toEqual({ state: 'used', candidates: both });
+      const matched = push(urls, id);
       matchedBy.set(intake, matched);
-      expect(await intake.accept(matched)).toEqual({
-        claimed: true,
-        candidates: [
-          { namespace: 'a', name: 'one' },
-          { namespace: 'b', name: 'two' },
-        ],
-      });
-      expect(await intake.accept(matched)).toEqual({ claimed: false, candidates: [] });
-      expect(await intake.accept(push(['https://github.com/o/none']))).toEqual({
-        claimed: true,
-        candidates: [],
-      });
+      expect(await intake.accept(matched)).toEqual({ state: 'recorded', candidates: both });
+      expect(await intake.accept(matched)).toEqual({ state: 'duplicate' });
+      expect(await intake.accept(push(urls, id, false))).toEqual({ state: 'duplicate' });
+      // A push no BuildConfig uses is claimed, record or not, and nothing is recorded.
+      const unused = push(['https://github.com/o/none'], undefined, false);
+      expect(await intake.accept(unused)).toEqual({ state: 'unused' });
+      expect(await intake.accept(unused)).toEqual({ state: 'duplicate' });
+      expect(await intake.accept(push(['https://github.com/o/none']))).toEqual({ state: 'unused' });
       // No URL that normalises: the claim alone.
-      expect(await intake.accept(push(['not a url']))).toEqual({ claimed: true, candidates: [] });
+      expect(await intake.accept(push(['not a url']))).toEqual({ state: 'unused' });
     }
-    // Only the matching delivery is recorded, once, with its payload's exact bytes.
-    expect(memory.recorded).toEqual([
-      { deliveryId: matchedBy.get(memory)!.deliveryId, payload: matchedBy.get(memory)!.payload },
-    ]);
+    // Only the matching delivery is recorded, once, its record as JSON.
+    const expected = matchedBy.get(memory)!;
+    expect(memory.recorded).toHaveLength(1);
+    expect(memory.recorded[0]!.deliveryId).toBe(expected.deliveryId);
+    expect(JSON.parse(memory.recorded[0]!.record.toString())).toEqual(expected.record);
     const queued = await inbox.read('test', 10, 100);
     expect(queued).toHaveLength(1);
     expect(queued[0]!.deliveryId).toBe(matchedBy.get(redis)!.deliveryId);
-    expect(queued[0]!.payload.equals(matchedBy.get(redis)!.payload)).toBe(true);
+    expect(JSON.parse(queued[0]!.record!.toString('utf8'))).toEqual(matchedBy.get(redis)!.record);
     expect(queued[0]).toMatchObject({ attempt: 1 });
+    expect(queued[0]!.payload).toBeUndefined();
+  });
+
+  it('learns which repositories are used from the answers, and forgets one that no longer is', async () => {
+    const prefix = `t-${randomUUID()}`;
+    const { redis, index } = await intakes(prefix);
+    const other = (await intakes(prefix)).redis; // a second server: it learns on its own
+    const urls = ['https://github.com/o/elsewhere.git'];
+    expect(redis.expectsUse(urls)).toBe(false);
+    expect((await redis.accept(push(urls, undefined, false))).state).toBe('used');
+    expect(redis.expectsUse(urls)).toBe(true);
+    expect(other.expectsUse(urls)).toBe(false);
+    // The BuildConfig goes: a push sent with its record is only claimed, and the hint dropped.
+    await index.remove(bc('a', 'other', 'https://github.com/o/elsewhere', 4));
+    expect(await redis.accept(push(urls))).toEqual({ state: 'unused' });
+    expect(redis.expectsUse(urls)).toBe(false);
   });
 
   it('claims under the key the claims store releases, once among 20 concurrent callers', async () => {
@@ -147,11 +183,12 @@ describe('accept: the claim, the repository lookup and the record in one command
         (i % 2 ? redis : other).accept(push(['https://github.com/o/r'], id)),
       ),
     );
-    expect(results.filter((r) => r.claimed)).toHaveLength(1);
+    expect(results.filter((r) => r.state === 'recorded')).toHaveLength(1);
+    expect(results.filter((r) => r.state === 'duplicate')).toHaveLength(19);
     expect(await inbox.length()).toBe(1);
     expect(await claims.claimDelivery(id, 60)).toBe(false);
     await claims.releaseDelivery(id);
-    expect((await redis.accept(push([], id))).claimed).toBe(true);
+    expect((await redis.accept(push([], id))).state).toBe('unused');
   });
 
   it('takes in deliveries arriving together with one script call, each answered its own result', async () => {
@@ -177,14 +214,11 @@ describe('accept: the claim, the repository lookup and the record in one command
     expect(await calls()).toBe(before + 1);
     results.forEach((r, i) => {
       if (i === 40)
-        expect(r).toEqual({ claimed: false, candidates: [] }); // i = 7 came first
-      else if (i % 3 === 0)
-        expect(r.candidates).toEqual([
-          { namespace: 'a', name: 'one' },
-          { namespace: 'b', name: 'two' },
-        ]);
-      else if (i % 3 === 1) expect(r.candidates).toEqual([{ namespace: 'a', name: 'other' }]);
-      else expect(r).toEqual({ claimed: true, candidates: [] });
+        expect(r).toEqual({ state: 'duplicate' }); // i = 7 came first
+      else if (i % 3 === 0) expect(r).toEqual({ state: 'recorded', candidates: both });
+      else if (i % 3 === 1)
+        expect(r).toEqual({ state: 'recorded', candidates: [{ namespace: 'a', name: 'other' }] });
+      else expect(r).toEqual({ state: 'unused' });
     });
     // 20 matched one repository, 20 the other, less i = 40, a duplicate of i = 7.
     expect(await inbox.length()).toBe(39);
@@ -192,15 +226,15 @@ describe('accept: the claim, the repository lookup and the record in one command
     const many = await Promise.all(
       Array.from({ length: MAX_INTAKE_BATCH * 2 + 3 }, () => redis.accept(push(['https://github.com/o/r']))),
     );
-    expect(many.every((r) => r.claimed && r.candidates.length === 2)).toBe(true);
+    expect(many.every((r) => r.state === 'recorded' && r.candidates.length === 2)).toBe(true);
     expect(await inbox.length()).toBe(39 + MAX_INTAKE_BATCH * 2 + 3);
   });
 
   it('works again after Redis forgot its scripts (a restart, SCRIPT FLUSH)', async () => {
     const { redis, client } = await intakes(`t-${randomUUID()}`);
-    expect((await redis.accept(push(['https://github.com/o/r']))).candidates).toHaveLength(2);
+    expect(await redis.accept(push(['https://github.com/o/r']))).toMatchObject({ state: 'recorded' });
     await client.script('FLUSH');
-    expect((await redis.accept(push(['https://github.com/o/r']))).candidates).toHaveLength(2);
+    expect(await redis.accept(push(['https://github.com/o/r']))).toMatchObject({ state: 'recorded' });
   });
 
   it('refuses an empty delivery id', async () => {
@@ -244,7 +278,7 @@ describe('the push inbox', () => {
       );
     const taken = await b.takeOverStale('b', 10);
     expect(taken.map((e) => e.deliveryId).sort()).toEqual(fromA.map((e) => e.deliveryId).sort());
-    expect(taken.every((e) => e.attempt === 2 && e.payload.toString().startsWith('p'))).toBe(true);
+    expect(taken.every((e) => e.attempt === 2 && e.payload?.toString().startsWith('p'))).toBe(true);
     for (const e of taken) await b.done(e.entryId);
     expect(await a.length()).toBe(0);
     await a.leave('a');

@@ -314,8 +314,8 @@ describe('pushes read from their repository URLs before their payload', () => {
     expect(read(decoy)?.[0]).toBe(push.repository.clone_url);
   });
 
-  it('answers a push no BuildConfig uses from its URLs; routing refuses a broken one a BuildConfig uses', async () => {
-    const { deliver, intake, routing, started } = await orgSetUp();
+  it('answers a push no BuildConfig uses from its URLs, and refuses a broken one a BuildConfig uses at once', async () => {
+    const { deliver, intake, started } = await orgSetUp();
     // Signed, but not a valid push (no valid commit, trailing garbage).
     const broken = (name: string): string => `{"ref":"refs/heads/main",${repo(name)},"after":"zz"}}`;
     expect(await deliver(broken('other'))).toMatchObject({
@@ -327,13 +327,49 @@ describe('pushes read from their repository URLs before their payload', () => {
       },
     });
     expect(intake.recorded).toEqual([]);
-    expect(await deliver(broken('app'))).toMatchObject({ status: 202, outcome: 'accepted' });
-    expect(await routeQueuedPush(routing, intake.recorded[0]!)).toMatchObject({
-      outcome: 'rejected',
-      builds: [],
-      message: expect.stringContaining('not valid JSON'),
-    });
+    // A BuildConfig uses it: read whole, refused with the parser's words, nothing claimed
+    // (the same delivery again is refused again, not taken for a duplicate).
+    const id = randomUUID();
+    for (let i = 0; i < 2; i++)
+      expect(await deliver(broken('app'), id)).toMatchObject({
+        status: 400,
+        outcome: 'rejected',
+        body: { message: expect.stringContaining('not valid JSON') },
+      });
+    expect(intake.recorded).toEqual([]);
     expect(started).toEqual([]);
+  });
+
+  it('routes what the inbox holds: a record, a payload recorded before records were, and refuses a damaged one', async () => {
+    const { deliver, intake, routing, started } = await orgSetUp();
+    expect(await deliver(pushTo('app'))).toMatchObject({ status: 202, outcome: 'accepted' });
+    const { record } = intake.recorded[0]!;
+    // The record is what routing needs of the payload, not the payload.
+    expect(Object.keys(JSON.parse(record.toString()) as object).sort()).toEqual(['after', 'push', 'repository']);
+    expect(JSON.parse(record.toString())).toMatchObject({
+      repository: 'team/app',
+      push: { source: 'github', refs: [{ ref: 'refs/heads/main' }] },
+    });
+    expect(await routeQueuedPush(routing, { deliveryId: 'github:r1', record })).toMatchObject({
+      outcome: 'built',
+    });
+    expect(
+      await routeQueuedPush(routing, { deliveryId: 'github:p1', payload: Buffer.from(pushTo('app')) }),
+    ).toMatchObject({ outcome: 'built' });
+    expect(started).toHaveLength(2);
+    for (const damaged of ['{"push":', '{"push":{"repoUrls":["x"],"refs":[]}}', '{"repository":"team/app"}'])
+      expect(
+        await routeQueuedPush(routing, { deliveryId: 'github:d1', record: Buffer.from(damaged) }),
+      ).toMatchObject({
+        outcome: 'rejected',
+        builds: [],
+        message: expect.stringContaining("inbox entry's record"),
+      });
+    expect(await routeQueuedPush(routing, { deliveryId: 'github:e1' })).toMatchObject({
+      outcome: 'rejected',
+      message: 'the inbox entry holds no push',
+    });
+    expect(started).toHaveLength(2);
   });
 
   it('parses a payload whose URLs the bytes do not give plainly, and refuses it at once when broken', async () => {
