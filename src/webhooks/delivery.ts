@@ -153,7 +153,10 @@ export async function deliverGitHubOrgHook(
   const repository = parsed?.action === 'push' ? parsed.repository : repoUrls[0];
   switch (taken.state) {
     case 'duplicate':
-      return replyAnswer(reply(200, `delivery ${deliveryId} was already handled; no new builds`), 'duplicate');
+      return replyAnswer(
+        reply(200, `delivery ${deliveryId} was already handled; no new builds`),
+        'duplicate',
+      );
     case 'recorded': {
       const buildConfigs = taken.candidates.map((c) => `${c.namespace}/${c.name}`);
       const message = `push to ${repository} accepted: ${buildConfigs.length} BuildConfig(s) use the repository; a worker starts the builds the push should start`;

@@ -68,7 +68,9 @@ export function readQueuedPush(entry: { deliveryId: string; record?: Buffer; pay
   if (entry.record === undefined) {
     if (entry.payload === undefined) return { ok: false, message: 'the inbox entry holds no push' };
     const parsed = parseGitHubOrgPush(entry.payload, entry.deliveryId);
-    return parsed.action === 'reply' ? { ok: false, message: parsed.reply.message } : { ok: true, push: parsed.push };
+    return parsed.action === 'reply'
+      ? { ok: false, message: parsed.reply.message }
+      : { ok: true, push: parsed.push };
   }
   const read = parseJsonBody(entry.record);
   if (!read.ok) return { ok: false, message: `the inbox entry's record: ${read.reply.message}` };

@@ -345,7 +345,11 @@ describe('pushes read from their repository URLs before their payload', () => {
     expect(await deliver(pushTo('app'))).toMatchObject({ status: 202, outcome: 'accepted' });
     const { record } = intake.recorded[0]!;
     // The record is what routing needs of the payload, not the payload.
-    expect(Object.keys(JSON.parse(record.toString()) as object).sort()).toEqual(['after', 'push', 'repository']);
+    expect(Object.keys(JSON.parse(record.toString()) as object).sort()).toEqual([
+      'after',
+      'push',
+      'repository',
+    ]);
     expect(JSON.parse(record.toString())).toMatchObject({
       repository: 'team/app',
       push: { source: 'github', refs: [{ ref: 'refs/heads/main' }] },
