@@ -131,51 +131,39 @@ export async function deliverGitHubOrgHook(
   // A push that a BuildConfig uses is read whole (refused when it is not a valid push,
   // with nothing claimed) and recorded as read: at once when its repository was found
   // used before, else once Redis says it is (src/store/push-intake.ts).
+  const { receiver } = deps;
   let parsed: GitHubOrgWebhookResult | undefined;
+  const read = (): GitHubOrgWebhookResult => (parsed ??= receiver.parse(request.rawBody, deliveryId));
   let repoUrls = githubRepositoryHint(request.rawBody);
   if (!repoUrls) {
-    parsed = deps.receiver.parse(request.rawBody, deliveryId);
-    if (parsed.action === 'reply') return replyAnswer(parsed.reply);
-    repoUrls = parsed.push.repoUrls;
+    const push = read();
+    if (push.action === 'reply') return replyAnswer(push.reply);
+    repoUrls = push.push.repoUrls;
   }
-  let record: PushRecord | undefined;
-  if (deps.intake.expectsUse(repoUrls)) {
-    parsed ??= deps.receiver.parse(request.rawBody, deliveryId);
-    if (parsed.action === 'reply') return replyAnswer(parsed.reply);
-    record = pushRecord(parsed);
+  // Without the record first, unless the repository was found used before.
+  let taken = deps.intake.expectsUse(repoUrls)
+    ? undefined
+    : await deps.intake.accept({ deliveryId, repoUrls });
+  if (taken === undefined || taken.state === 'used') {
+    const push = read();
+    if (push.action === 'reply') return replyAnswer(push.reply);
+    taken = await deps.intake.accept({ deliveryId, repoUrls, record: pushRecord(push) });
   }
-  let taken = await deps.intake.accept({ deliveryId, repoUrls, ...(record ? { record } : {}) });
-  if (taken.state === 'used') {
-    parsed ??= deps.receiver.parse(request.rawBody, deliveryId);
-    if (parsed.action === 'reply') return replyAnswer(parsed.reply);
-    taken = await deps.intake.accept({ deliveryId, repoUrls, record: pushRecord(parsed) });
-  }
+  if (taken.state === 'duplicate')
+    return replyAnswer(reply(200, `delivery ${deliveryId} was already handled; no new builds`), 'duplicate');
   const repository = parsed?.action === 'push' ? parsed.repository : repoUrls[0];
-  switch (taken.state) {
-    case 'duplicate':
-      return replyAnswer(
-        reply(200, `delivery ${deliveryId} was already handled; no new builds`),
-        'duplicate',
-      );
-    case 'recorded': {
-      const buildConfigs = taken.candidates.map((c) => `${c.namespace}/${c.name}`);
-      const message = `push to ${repository} accepted: ${buildConfigs.length} BuildConfig(s) use the repository; a worker starts the builds the push should start`;
-      return {
-        status: 202,
-        body: { ...statusObject({ code: 202, message }), delivery: deliveryId, buildConfigs },
-        outcome: 'accepted',
-      };
-    }
-    default: {
-      // Unused, or used a moment ago and no longer (the BuildConfigs deleted in between).
-      const message = `push to ${repository} starts no build (no BuildConfig uses the repository)`;
-      return {
-        status: 202,
-        body: { ...statusObject({ code: 202, message }), delivery: deliveryId, buildConfigs: [] },
-        outcome: 'ignored',
-      };
-    }
-  }
+  // Unused, or used a moment ago and no longer (the BuildConfigs deleted in between).
+  const buildConfigs =
+    taken.state === 'recorded' ? taken.candidates.map((c) => `${c.namespace}/${c.name}`) : [];
+  const message =
+    buildConfigs.length > 0
+      ? `push to ${repository} accepted: ${buildConfigs.length} BuildConfig(s) use the repository; a worker starts the builds the push should start`
+      : `push to ${repository} starts no build (no BuildConfig uses the repository)`;
+  return {
+    status: 202,
+    body: { ...statusObject({ code: 202, message }), delivery: deliveryId, buildConfigs },
+    outcome: buildConfigs.length > 0 ? 'accepted' : 'ignored',
+  };
 }
 
 /** What the push inbox keeps of a push read whole. */

@@ -7,10 +7,10 @@
  *
  * Routing a push: read its record (the endpoint's reading of the payload; an entry that
  * does not hold a valid push is given up with its reason in the log), look its
- * repository up again (the BuildConfigs may have
- * changed since), decide with routePush, and start each build under a claim of its own
- * (`{delivery}:{namespace}/{name}`), so a push routed twice (a worker died after
- * starting some of its builds) starts each build once. A build that could not start for
+ * repository up again (the BuildConfigs may have changed since), decide with routePush,
+ * and start each build under a claim of its own (`{delivery}:{namespace}/{name}`), so a
+ * push routed twice (a worker died after starting some of its builds) starts each build
+ * once. A build that could not start for
  * a passing reason (Redis, the queue) leaves the entry pending: it is routed again, up
  * to MAX_ROUTING_ATTEMPTS times; a BuildConfig that will not build (deleted, paused,
  * over quota) is a skip, logged with its reason.

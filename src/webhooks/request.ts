@@ -90,9 +90,9 @@ export function checkMethod(request: WebhookRequest): WebhookReply | undefined {
 
 export type MediaType = { ok: true; type: string } | { ok: false; message: string };
 
-/** `application/json; charset=utf-8` → `application/json`; an empty header is `''`. */
 const JSON_TYPE: MediaType = Object.freeze({ ok: true, type: 'application/json' });
 
+/** `application/json; charset=utf-8` → `application/json`; an empty header is `''`. */
 export function mediaTypeOf(header: string | undefined): MediaType {
   // What every forge sends, answered without splitting and matching it.
   if (header === 'application/json') return JSON_TYPE;

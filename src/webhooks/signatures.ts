@@ -17,16 +17,6 @@ export function secretsEqual(expected: string, given: string): boolean {
 
 const SIGNATURE = /^sha256=[0-9a-f]{64}$/i;
 
-/**
- * Checks a `sha256=…` signature header against the body: HMAC-SHA256 of the exact bytes
- * received, compared with `timingSafeEqual` (constant time, and both sides are always 32
- * bytes). False for a missing secret, an empty body or a malformed header.
- *
- * This is what @octokit/webhooks' `verify` computes, done over the raw bytes: `verify`
- * takes the payload as a string, and decoding then re-encoding every delivery cost as
- * much again as the HMAC itself (and would not round-trip a body that is not UTF-8).
- * Tests sign with @octokit/webhooks' `sign()` and check the two agree.
- */
 // The last secret's key, prepared once: an endpoint checks every delivery with one secret,
 // and turning the string into a key on each call cost a third of the HMAC.
 let lastSecret: string | undefined;
@@ -40,6 +30,16 @@ function hmacKey(secret: string): KeyObject {
   return lastKey;
 }
 
+/**
+ * Checks a `sha256=…` signature header against the body: HMAC-SHA256 of the exact bytes
+ * received, compared with `timingSafeEqual` (constant time, and both sides are always 32
+ * bytes). False for a missing secret, an empty body or a malformed header.
+ *
+ * This is what @octokit/webhooks' `verify` computes, done over the raw bytes: `verify`
+ * takes the payload as a string, and decoding then re-encoding every delivery cost as
+ * much again as the HMAC itself (and would not round-trip a body that is not UTF-8).
+ * Tests sign with @octokit/webhooks' `sign()` and check the two agree.
+ */
 export function sha256SignatureMatches(
   secret: string,
   rawBody: Buffer,
