@@ -9,6 +9,7 @@
  */
 import { SecretMasker } from '../core/redact.js';
 import { DeploymentFailure, type Strategy, type StrategyContext } from './strategy.js';
+import { ROLLOUT_POD_LABELS } from './target.js';
 
 /** How long the deployer's token lives when the strategy sets no activeDeadlineSeconds. */
 export const CUSTOM_TOKEN_TTL_SECONDS = 3600;
@@ -44,7 +45,7 @@ async function runDeployerPod(
       ...(params.command?.length ? { command: params.command } : {}),
       env,
       ...(config.spec.strategy?.resources ? { resources: config.spec.strategy.resources } : {}),
-      labels: { deployment: to.metadata.name, 'openshift.io/deployer-pod-for.name': to.metadata.name },
+      labels: { deployment: to.metadata.name, [ROLLOUT_POD_LABELS.deployerFor]: to.metadata.name },
       apiAccess: { ...access, serviceAccountName: 'deployer' },
     },
     { signal: ctx.signal },

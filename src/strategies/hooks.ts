@@ -13,7 +13,12 @@ import type { ResourceStore } from '../store/resource-store.js';
 import { recordImageStreamTag } from '../registry/image-streams.js';
 import { parseImageReference } from '../registry/references.js';
 import { DeploymentFailure, sleep } from './strategy.js';
-import { REVISION_LABELS, type DeployTarget, type ReplicationController } from './target.js';
+import {
+  REVISION_LABELS,
+  ROLLOUT_POD_LABELS,
+  type DeployTarget,
+  type ReplicationController,
+} from './target.js';
 
 export const HOOK_RETRY_ATTEMPTS = 5;
 
@@ -73,7 +78,7 @@ async function execNewPod(
       volumes,
       volumeMounts: mounts,
       ...(resources ? { resources } : {}),
-      labels: { [REVISION_LABELS.deployment]: to.metadata.name, 'openshift.io/deployment.hook': stage },
+      labels: { [REVISION_LABELS.deployment]: to.metadata.name, [ROLLOUT_POD_LABELS.hook]: stage },
     },
     { signal: deps.signal },
   );

@@ -55,6 +55,14 @@ export const REVISION_LABELS = {
   deploymentConfig: 'deploymentconfig',
 } as const;
 
+/** OpenShift's labels on the pods a rollout runs besides replicas (each also has `deployment`). */
+export const ROLLOUT_POD_LABELS = {
+  /** A lifecycle hook's pod: the hook's stage (`pre`, `mid`, `post`). */
+  hook: 'openshift.io/deployment.hook',
+  /** A Custom strategy's deployer pod: the revision it rolls out. */
+  deployerFor: 'openshift.io/deployer-pod-for.name',
+} as const;
+
 /** A revision: a ReplicationController (`v1`) named `{dc}-{version}`. */
 export interface ReplicationController extends Resource {
   apiVersion: 'v1';
@@ -209,8 +217,8 @@ export interface DeployTarget {
    * Removes everything the target still runs or keeps for a namespace whose project is
    * being deleted (the local target: every container labelled for it, its network and its
    * claims' volumes). Called after the namespace's objects are gone; safe to repeat.
-   * Absent where the platform owns the namespace (Kubernetes: its objects go with the
-   * revisions, Services and Routes Slipway deletes).
+   * On Kubernetes, what Slipway made in the cluster namespace (revisions, hook and deployer
+   * pods); the namespace itself is the cluster owner's and stays.
    */
   deleteNamespace?(namespace: string, options: WaitOptions): Promise<void>;
 

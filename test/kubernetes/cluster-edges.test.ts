@@ -3,7 +3,8 @@
  * credentials, revisions scaled by someone else through the scale subresource, a pod held
  * Terminating (by a finalizer) while a scale-down is aborted, 404s, the runtime choosing the
  * target from SLIPWAY_KUBECONFIG, and apps/v1 Deployments following ImageStream tags through
- * `image.openshift.io/triggers` rolled out by the cluster's Deployment controller.
+ * `image.openshift.io/triggers` rolled out by the cluster's Deployment controller, and a
+ * project deleted through Slipway leaving nothing Slipway made in its cluster namespace.
  */
 import { randomUUID } from 'node:crypto';
 import { KubeConfig, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
@@ -20,6 +21,7 @@ import { loadKubeConfig } from '../../src/strategies/kubernetes/kube-client.js';
 import { KubernetesTarget } from '../../src/strategies/kubernetes/kubernetes-target.js';
 import type { ReplicationController } from '../../src/strategies/target.js';
 import { createDeployTarget } from '../../src/strategies/targets.js';
+import { startDeployments } from '../../src/runtime.js';
 import {
   WGET_PROBE,
   adminClients,
@@ -374,4 +376,111 @@ describeOnCluster('Kubernetes target edges on a real cluster', () => {
       await s.stop();
     }
   }, 180_000);
+
+  /** Names of what Slipway may make in a namespace, by kind, as the API server has them. */
+  async function madeObjects(): Promise<
+    Record<'replicationcontrollers' | 'pods' | 'services' | 'secrets' | 'ingresses', string[]>
+  > {
+    const names = (list: { items: { metadata?: { name?: string; deletionTimestamp?: Date } }[] }) =>
+      list.items.map((o) => o.metadata?.name ?? '').sort();
+    return {
+      replicationcontrollers: names(await admin.core.listNamespacedReplicationController({ namespace: ns })),
+      pods: names(await admin.core.listNamespacedPod({ namespace: ns })),
+      services: names(await admin.core.listNamespacedService({ namespace: ns })),
+      secrets: names(await admin.core.listNamespacedSecret({ namespace: ns })),
+      ingresses: names(await admin.networking.listNamespacedIngress({ namespace: ns })),
+    };
+  }
+
+  test('deleting a project removes what Slipway made in the cluster namespace, and leaves the namespace to its owner', async () => {
+    const before = await madeObjects();
+    const s = await startSlipway({ workers: 0, registry, config: { kubeconfig: space.slipwayKubeconfig } });
+    const deployments = await startDeployments(s.rt, { apiUrl: s.http.url, resyncMs: 2000 });
+    try {
+      await s.apiJson('POST', '/apis/project.openshift.io/v1/projectrequests', {
+        apiVersion: 'project.openshift.io/v1',
+        kind: 'ProjectRequest',
+        metadata: { name: ns },
+      });
+      await s.apiJson('POST', `/apis/apps.openshift.io/v1/namespaces/${ns}/deploymentconfigs`, {
+        apiVersion: 'apps.openshift.io/v1',
+        kind: 'DeploymentConfig',
+        metadata: { name: 'web', labels: { app: 'web' } },
+        spec: {
+          replicas: 1,
+          selector: { app: 'web' },
+          triggers: [{ type: 'ConfigChange' }],
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: {
+              terminationGracePeriodSeconds: 1,
+              containers: [{ name: 'web', image: images.v1, readinessProbe: WGET_PROBE }],
+            },
+          },
+        },
+      });
+      await s.apiJson('POST', `/api/v1/namespaces/${ns}/services`, {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web' },
+        spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      });
+      await s.apiJson('POST', `/apis/route.openshift.io/v1/namespaces/${ns}/routes`, {
+        apiVersion: 'route.openshift.io/v1',
+        kind: 'Route',
+        metadata: { name: 'web' },
+        spec: { host: 'web.example.test', to: { kind: 'Service', name: 'web' } },
+      });
+      await waitFor(
+        'the replica Ready, the Service and the Ingress in the cluster',
+        async () => {
+          const pods = await listPods(admin, ns, 'app=web');
+          const made = await madeObjects();
+          return (
+            pods.length === 1 &&
+            podReady(pods[0]!) &&
+            made.services.includes('web') &&
+            made.ingresses.includes('web') &&
+            made.replicationcontrollers.includes('web-1')
+          );
+        },
+        120_000,
+        500,
+      );
+
+      // A hook pod a killed worker left running, and a pod that is not Slipway's.
+      const sleeper = (name: string, labels: Record<string, string>) =>
+        admin.core.createNamespacedPod({
+          namespace: ns,
+          body: {
+            metadata: { name, labels },
+            spec: {
+              restartPolicy: 'Never',
+              terminationGracePeriodSeconds: 1,
+              containers: [{ name: 'lifecycle', image: images.v1, command: ['/bin/sh', '-c', 'sleep 600'] }],
+            },
+          },
+        });
+      await sleeper('web-1-hook-pre', { deployment: 'web-1', 'openshift.io/deployment.hook': 'pre' });
+      await sleeper('someone-else', { app: 'other' });
+
+      const res = await s.api('DELETE', `/apis/project.openshift.io/v1/projects/${ns}`);
+      expect(res.status).toBe(200);
+      // Pods end on their own grace period: the rest is gone when the answer comes.
+      const others = { ...before, pods: [...before.pods, 'someone-else'].sort() };
+      expect({ ...(await madeObjects()), pods: [] }).toEqual({ ...others, pods: [] });
+      await waitFor(
+        "Slipway's pods gone",
+        async () => (await madeObjects()).pods.length === others.pods.length,
+        60_000,
+        500,
+      );
+      expect(await madeObjects()).toEqual(others);
+      // The namespace is the cluster owner's (Slipway never creates one): it stays.
+      expect((await admin.core.readNamespace({ name: ns })).metadata?.name).toBe(ns);
+    } finally {
+      await deployments.close();
+      await s.stop();
+    }
+  }, 240_000);
 });

@@ -25,6 +25,7 @@ import type { Resource } from '../../core/resource.js';
 import { sleep } from '../strategy.js';
 import {
   REVISION_LABELS,
+  ROLLOUT_POD_LABELS,
   revisionVersion,
   type DeployTarget,
   type PodResult,
@@ -246,7 +247,13 @@ export class KubernetesTarget implements DeployTarget {
 
   async deleteRevision(namespace: string, name: string, options: WaitOptions): Promise<void> {
     if (!(await this.getRevision(namespace, name))) return;
-    await this.scaleRevision(namespace, name, 0, options);
+    try {
+      await this.scaleRevision(namespace, name, 0, options);
+    } catch (err) {
+      // Deleted meanwhile by another deleter (the controller, when a project goes): done.
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
     await this.readOptional(`deleting ReplicationController ${namespace}/${name}`, () =>
       this.clients.core.deleteNamespacedReplicationController({
         namespace,
@@ -254,6 +261,33 @@ export class KubernetesTarget implements DeployTarget {
         propagationPolicy: 'Background',
       }),
     );
+  }
+
+  /**
+   * A deleted project's revisions (scaled to zero first, as a scale-down stops replicas)
+   * and its hook and deployer pods (their API Secrets are owned by them and go with them).
+   * Services and Ingresses went with their objects. The namespace itself is the cluster
+   * owner's (Slipway never creates one) and stays, with anything else in it.
+   */
+  async deleteNamespace(namespace: string, options: WaitOptions): Promise<void> {
+    const revisions = await this.call(`listing the revisions in ${namespace}`, () =>
+      this.clients.core.listNamespacedReplicationController({
+        namespace,
+        labelSelector: REVISION_LABELS.configName,
+      }),
+    );
+    for (const rc of revisions.items) await this.deleteRevision(namespace, rc.metadata!.name!, options);
+    for (const label of Object.values(ROLLOUT_POD_LABELS)) {
+      const pods = await this.call(`listing the ${label} pods in ${namespace}`, () =>
+        this.clients.core.listNamespacedPod({ namespace, labelSelector: label }),
+      );
+      for (const pod of pods.items) {
+        const name = pod.metadata!.name!;
+        await this.readOptional(`deleting pod ${namespace}/${name}`, () =>
+          this.clients.core.deleteNamespacedPod({ namespace, name }),
+        );
+      }
+    }
   }
 
   async runPod(spec: PodRunSpec, options: WaitOptions): Promise<PodResult> {
