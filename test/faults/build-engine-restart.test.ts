@@ -1,5 +1,6 @@
 /**
- * The Docker engine restarted under a running build. The engine is a private `dockerd`
+ * The Docker engine restarted under a running build, Docker and Source (S2I) alike. The
+ * engine is a private `dockerd`
  * (test/faults/private-engine.ts), so the restart disturbs nothing else on the machine;
  * a `slipway worker` child process builds on it. The build caught by the restart must not
  * hang: it ends within a bounded time as a failed build with OpenShift's reason and a log
@@ -7,7 +8,7 @@
  * back, and the engine is left with no build containers and no `slipway-build/*` tags.
  */
 import { randomUUID } from 'node:crypto';
-import { watchEngine } from '../../src/builders/docker/index.js';
+import { watchEngine } from '../../src/builders/engine-watch.js';
 import type { Resource } from '../../src/core/resource.js';
 import { BC_PATH, BUILD_PATH, startSlipway, type TestSlipway } from '../support/slipway.js';
 import { BASE_IMAGE, startGitDaemon, waitFor, type GitServer } from '../support/stack.js';
@@ -35,12 +36,36 @@ async function phaseOf(name: string): Promise<Record<string, unknown>> {
   return ((await s.apiJson('GET', BUILD_PATH(ns, name))).status ?? {}) as Record<string, unknown>;
 }
 
-async function instantiate(): Promise<string> {
-  const created = await s.apiJson('POST', `${BC_PATH(ns, 'slow')}/instantiate`, {
+async function instantiate(bc = 'slow'): Promise<string> {
+  const created = await s.apiJson('POST', `${BC_PATH(ns, bc)}/instantiate`, {
     kind: 'BuildRequest',
-    metadata: { name: 'slow' },
+    metadata: { name: bc },
   });
   return created.metadata.name;
+}
+
+async function endOf(name: string): Promise<Record<string, unknown>> {
+  return waitFor(
+    `${name} to end`,
+    async () => {
+      const st = await phaseOf(name);
+      return ['Complete', 'Failed', 'Error', 'Cancelled'].includes(st.phase as string) ? st : undefined;
+    },
+    END_WITHIN_MS,
+    250,
+  );
+}
+
+async function nothingLeft(): Promise<void> {
+  await waitFor(
+    'the engine to hold nothing of the builds',
+    async () => (await leftovers()).length === 0,
+    20000,
+    500,
+  ).catch(async (err: unknown) => {
+    console.log(JSON.stringify(await leftovers()));
+    throw err;
+  });
 }
 
 /** What a build could leave in the engine: its containers and its local tags. */
@@ -113,15 +138,7 @@ afterAll(async () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(quiet.lost()).toBe(false);
     // Bounded: a build that hangs on the lost engine fails here.
-    const ended = await waitFor(
-      `${first} to end`,
-      async () => {
-        const st = await phaseOf(first);
-        return ['Complete', 'Failed', 'Error', 'Cancelled'].includes(st.phase as string) ? st : undefined;
-      },
-      END_WITHIN_MS,
-      250,
-    );
+    const ended = await endOf(first);
     const log = await logOf(first);
     console.log(
       `engine restart: ${first} ended ${ended.phase}/${ended.reason} ${Date.now() - stopped} ms after the stop: ${ended.message}`,
@@ -141,15 +158,56 @@ afterAll(async () => {
     expect([st.phase, st.reason]).toEqual(['Complete', undefined]);
     expect(worker!.child.exitCode).toBeNull();
 
-    await waitFor(
-      'the engine to hold nothing of either build',
-      async () => (await leftovers()).length === 0,
-      20000,
-      500,
-    ).catch(async (err: unknown) => {
-      console.log(JSON.stringify(await leftovers()));
-      throw err;
+    await nothingLeft();
+  },
+  150000,
+);
+
+(dockerdMissing ? test.skip : test)(
+  'the engine restarted under an S2I assemble: the build ends saying so, the worker builds again, nothing is left',
+  async () => {
+    const source = (pause: number) => ({
+      '.s2i/bin/assemble': `#!/bin/sh\necho "assembling, pausing ${pause}s"\nsleep ${pause}\n`,
+      '.s2i/bin/run': '#!/bin/sh\nexec true\n',
     });
+    git.commit('slow-s2i', source(30));
+    await s.apiJson('POST', BC_PATH(ns), {
+      apiVersion: 'build.openshift.io/v1',
+      kind: 'BuildConfig',
+      metadata: { name: 'slow-s2i', namespace: ns },
+      spec: {
+        source: { git: { uri: git.url('slow-s2i'), ref: 'main' } },
+        strategy: { type: 'Source', sourceStrategy: { from: { kind: 'DockerImage', name: BASE_IMAGE } } },
+        output: { to: { kind: 'ImageStreamTag', name: 'slow-s2i:latest' } },
+      },
+    });
+    const first = await instantiate('slow-s2i');
+    await waitFor(
+      'assemble to run',
+      async () => (await logOf(first)).includes('assembling, pausing 30s'),
+      60000,
+      250,
+    );
+    const stopped = Date.now();
+    await engine.stop();
+    await engine.start();
+    const ended = await endOf(first);
+    const log = await logOf(first);
+    console.log(
+      `engine restart: ${first} ended ${ended.phase}/${ended.reason} ${Date.now() - stopped} ms after the stop: ${ended.message}`,
+    );
+    expect(ended.phase).toBe('Error');
+    expect(ended.message).toMatch(/^the Docker engine went away during the build/);
+    expect(log).toMatch(/error: the Docker engine went away/);
+    expect(worker!.child.exitCode).toBeNull();
+
+    git.commit('slow-s2i', source(0));
+    const second = await instantiate('slow-s2i');
+    const done = await s.waitForBuild(ns, second, undefined, 60000);
+    const st = done.status as Record<string, unknown>;
+    if (st.phase !== 'Complete') console.log(await logOf(second));
+    expect([st.phase, st.reason]).toEqual(['Complete', undefined]);
+    await nothingLeft();
   },
   150000,
 );

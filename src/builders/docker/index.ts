@@ -4,10 +4,10 @@
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
-import type Docker from 'dockerode';
 import tar from 'tar-fs';
 import { envNameProblem, quoteValue } from '../../core/build-input-rules.js';
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
+import { ENGINE_GONE, engineGone, watchEngine, type EngineWatch } from '../engine-watch.js';
 import { runPostCommitHook } from '../post-commit.js';
 import { checkoutPath, replaceCheckoutFile } from '../source/checkout-paths.js';
 import type { Builder, BuilderInput, BuilderResult } from '../types.js';
@@ -94,77 +94,6 @@ async function* jsonLines(stream: NodeJS.ReadableStream): AsyncGenerator<BuildMe
   }
   if (buffer.trim()) yield JSON.parse(buffer) as BuildMessage;
 }
-
-/** Whether the engine answers a ping within a few seconds. */
-async function engineAnswers(docker: Docker): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), 3000);
-  });
-  const ping = docker.ping().then(
-    () => true,
-    () => false,
-  );
-  try {
-    return await Promise.race([ping, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * A connection held open to the engine for the whole build (its event stream, filtered to
- * daemon events, which are rare): the engine closes it when it stops. A restart can be
- * over before a slow worker reads the build's last message, so asking the engine whether
- * it answers at that point is not enough; a closed watch says it went away in between.
- */
-export interface EngineWatch {
-  lost(): boolean;
-  close(): void;
-}
-
-export async function watchEngine(docker: Docker): Promise<EngineWatch> {
-  let lost = false;
-  let closing = false;
-  let stream: NodeJS.ReadableStream | undefined;
-  try {
-    stream = await docker.getEvents({ filters: { type: ['daemon'] } });
-  } catch {
-    // No watch: the ping below is all there is.
-  }
-  const gone = () => {
-    if (!closing) lost = true;
-  };
-  stream?.on('end', gone);
-  stream?.on('close', gone);
-  stream?.on('error', gone);
-  stream?.on('data', () => undefined);
-  return {
-    lost: () => lost,
-    close: () => {
-      closing = true;
-      (stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
-    },
-  };
-}
-
-/**
- * Whether the engine went away under the build. An engine shutting down ends the builds
- * it runs with whatever it meets first (a network store it has just closed, or the step's
- * container killed: exit 137 or 143) while its API still answers for a few seconds, which
- * reads like a fault of the Dockerfile. A killed step gets `watchMs` to see the engine
- * stop answering or the watch close; any other error is checked once.
- */
-async function engineGone(docker: Docker, watch: EngineWatch, watchMs: number): Promise<boolean> {
-  const until = Date.now() + watchMs;
-  for (;;) {
-    if (watch.lost() || !(await engineAnswers(docker))) return true;
-    if (Date.now() >= until) return false;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const ENGINE_GONE = 'the Docker engine went away during the build (stopped or restarted)';
 
 /**
  * Errors that are the Dockerfile's or the context's own (a step that exited non-zero but

@@ -26,6 +26,7 @@ import type Docker from 'dockerode';
 import { z } from 'zod';
 import { objectReference, type SourceBuildStrategy } from '../../core/build-types.js';
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
+import { ENGINE_GONE, explainEngineLoss, watchEngine } from '../engine-watch.js';
 import { ensureImage } from '../images.js';
 import { runPostCommitHook } from '../post-commit.js';
 import { checkoutPath } from '../source/checkout-paths.js';
@@ -148,13 +149,21 @@ export function runtimeImageRequest(strategy: SourceBuildStrategy): RuntimeImage
 
 /** Builds `input.spec` with the Source strategy. See the module comment. */
 export const sourceBuilder: Builder = async (input) => {
+  const watch = await watchEngine(input.docker);
   try {
     return await buildFromSource(input);
   } catch (err) {
     if (err instanceof BuildCancelled) throw err;
     if (input.signal.aborted) throw new BuildCancelled('build cancelled', { cause: err });
-    if (err instanceof BuildFailure) throw err;
-    throw new BuildFailure('GenericBuildFailed', `S2I build failed: ${errorMessage(err)}`, { cause: err });
+    const failure =
+      err instanceof BuildFailure
+        ? err
+        : new BuildFailure('GenericBuildFailed', `S2I build failed: ${errorMessage(err)}`, { cause: err });
+    const told = await explainEngineLoss(failure, input.docker, watch);
+    if (told !== failure) input.log(`error: ${ENGINE_GONE}`);
+    throw told;
+  } finally {
+    watch.close();
   }
 };
 
