@@ -25,6 +25,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import { Webhooks } from '@octokit/webhooks';
@@ -167,6 +168,8 @@ interface Run {
   cpuMs?: number;
   /** Redis' CPU milliseconds per accepted delivery (INFO cpu). */
   redisMs?: number;
+  /** The load generator's (autocannon, in this process) CPU milliseconds per 2xx. */
+  genMs: number;
   rps: number;
   p50: number;
   p99: number;
@@ -177,6 +180,7 @@ interface Run {
 
 async function load(url: string, deliveries: Delivery[], options: { rate?: number } = {}): Promise<Run> {
   let n = 0;
+  const cpuBefore = process.cpuUsage();
   const result = await autocannon({
     url,
     method: 'POST',
@@ -201,7 +205,9 @@ async function load(url: string, deliveries: Delivery[], options: { rate?: numbe
     ],
   });
   const ok = result['2xx'];
+  const cpu = process.cpuUsage(cpuBefore);
   return {
+    genMs: (cpu.user + cpu.system) / 1000 / Math.max(ok, 1),
     rps: ok / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -306,6 +312,7 @@ async function main(): Promise<void> {
           p50: h.latency.p50,
           p99: h.latency.p99,
           ok: h['2xx'],
+          genMs: Number.NaN,
           non2xx: h.non2xx,
           errors: h.errors,
         });
@@ -350,15 +357,16 @@ async function main(): Promise<void> {
         const r = list[list.length - 1];
         if (!r) continue;
         console.log(
-          `round ${round} ${name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${r.p50} ms  p99 ${r.p99} ms${r.cpuMs !== undefined ? `  server CPU ${r.cpuMs.toFixed(2)} ms/delivery` : ''}${r.redisMs !== undefined ? `, Redis ${r.redisMs.toFixed(2)}` : ''}  (2xx ${r.ok}, non-2xx ${r.non2xx}, errors ${r.errors})`,
+          `round ${round} ${name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${r.p50} ms  p99 ${r.p99} ms${r.cpuMs !== undefined ? `  server CPU ${r.cpuMs.toFixed(2)} ms/delivery` : ''}${r.redisMs !== undefined ? `, Redis ${r.redisMs.toFixed(2)}` : ''}${Number.isNaN(r.genMs) ? '' : `, load generator ${r.genMs.toFixed(2)}`}  (2xx ${r.ok}, non-2xx ${r.non2xx}, errors ${r.errors})`,
         );
       }
     }
 
     const summary = (
       name: string,
-    ): { rps: number; p50: number; p99: number; cpuMs: number; redisMs: number } => ({
+    ): { rps: number; p50: number; p99: number; cpuMs: number; redisMs: number; genMs: number } => ({
       cpuMs: median(runs[name]!.map((r) => r.cpuMs ?? 0)),
+      genMs: median(runs[name]!.map((r) => r.genMs)),
       redisMs: median(runs[name]!.map((r) => r.redisMs ?? 0)),
       rps: median(runs[name]!.map((r) => r.rps)),
       p50: median(runs[name]!.map((r) => r.p50)),
@@ -382,9 +390,20 @@ async function main(): Promise<void> {
           ? ''
           : `  (${(m.rps / bare.rps).toFixed(2)}× bare's rate${name === 'healthz' ? '' : `, ${(bare.cpuMs / m.cpuMs).toFixed(2)}× its CPU efficiency`})`;
       console.log(
-        `  ${label.padEnd(40)} ${m.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${m.p50} ms  p99 ${m.p99} ms${name === 'healthz' ? '' : `  server CPU ${m.cpuMs.toFixed(2)} ms/delivery${name === 'bare' ? '' : `, Redis ${m.redisMs.toFixed(2)}`}`}${ratio}`,
+        `  ${label.padEnd(40)} ${m.rps.toFixed(0).padStart(6)} deliveries/s  p50 ${m.p50} ms  p99 ${m.p99} ms${name === 'healthz' ? '' : `  server CPU ${m.cpuMs.toFixed(2)} ms/delivery${name === 'bare' ? '' : `, Redis ${m.redisMs.toFixed(2)}`}, load generator ${m.genMs.toFixed(2)}`}${ratio}`,
       );
     }
+    // What all three processes spend per delivery: with the load generator on the same
+    // cores, the ratio is bounded by the cores over this total, whatever the server does.
+    const totals = (['bare', 'noMatch', 'oneBuild'] as const)
+      .filter((name) => runs[name]!.length > 0)
+      .map((name) => {
+        const m = summary(name);
+        return `${name} ${(m.cpuMs + m.redisMs + m.genMs).toFixed(2)} ms`;
+      });
+    console.log(
+      `  CPU per delivery, server + Redis + load generator, on ${availableParallelism()} cores: ${totals.join(', ')}`,
+    );
     // Routing, as a worker does it, with the server idle: every recorded push to builds.
     const pushes = await redis.xlen(inbox);
     let unrouted = 0;
