@@ -415,7 +415,12 @@ export class DockerTarget implements DeployTarget {
   }
 
   async deleteRevision(namespace: string, name: string, options: WaitOptions): Promise<void> {
-    if (await this.getRevision(namespace, name)) await this.scaleRevision(namespace, name, 0, options);
+    if (await this.getRevision(namespace, name)) {
+      await this.scaleRevision(namespace, name, 0, options).catch((err: unknown) => {
+        // Deleted meanwhile by another deleter (the controller, when a project goes): the rest below.
+        if (!(err instanceof NotFoundError)) throw err;
+      });
+    }
     // Replicas left behind by a revision whose record is already gone go too.
     const strays = await this.replicaContainers(namespace, name);
     await this.removeReplicas(strays.map((c) => c.Id));
