@@ -98,14 +98,33 @@ export function privateEngine(options: { id: string; subnet?: string }): Private
       execSync(`docker save ${image} | docker -H unix://${socket} load -q`, { stdio: 'ignore' });
     },
     async destroy() {
+      // The networks the engine made (a namespace's network): their bridges outlive the
+      // engine in the kernel, and left behind they use up the address pools every later
+      // engine picks from ("could not find an available, non-overlapping IPv4 address pool").
+      const networks: string[] = [];
       if (daemon && daemon.exitCode === null) {
         for (const c of await docker.listContainers({ all: true }).catch(() => []))
           await docker
             .getContainer(c.Id)
             .remove({ force: true })
             .catch(() => undefined);
+        for (const n of await docker.listNetworks().catch(() => [])) {
+          if (['bridge', 'host', 'none'].includes(n.Name)) continue;
+          networks.push(n.Id);
+          await docker
+            .getNetwork(n.Id)
+            .remove()
+            .catch(() => undefined);
+        }
       }
       await engine.stop();
+      for (const id of networks) {
+        try {
+          execSync(`ip link del br-${id.slice(0, 12)}`, { stdio: 'ignore' });
+        } catch {
+          // removed with its network
+        }
+      }
       // dockerd bind-mounts its data root onto itself.
       try {
         execSync(`umount ${join(root, 'data')}`, { stdio: 'ignore' });
