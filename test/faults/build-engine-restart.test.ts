@@ -36,6 +36,21 @@ async function phaseOf(name: string): Promise<Record<string, unknown>> {
   return ((await s.apiJson('GET', BUILD_PATH(ns, name))).status ?? {}) as Record<string, unknown>;
 }
 
+/** BuildConfig `name` building repository `name` with `strategy` into `name:latest`. */
+async function createBuildConfig(name: string, strategy: Record<string, unknown>): Promise<void> {
+  const bc: Resource = {
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'BuildConfig',
+    metadata: { name, namespace: ns },
+    spec: {
+      source: { git: { uri: git.url(name), ref: 'main' } },
+      strategy,
+      output: { to: { kind: 'ImageStreamTag', name: `${name}:latest` } },
+    },
+  };
+  await s.apiJson('POST', BC_PATH(ns), bc);
+}
+
 async function instantiate(bc = 'slow'): Promise<string> {
   const created = await s.apiJson('POST', `${BC_PATH(ns, bc)}/instantiate`, {
     kind: 'BuildRequest',
@@ -105,17 +120,7 @@ afterAll(async () => {
   'the engine restarted under a Docker build: the build ends with a reason, the worker builds again, nothing is left',
   async () => {
     git.commit('slow', { Dockerfile: dockerfile(30) });
-    const bc: Resource = {
-      apiVersion: 'build.openshift.io/v1',
-      kind: 'BuildConfig',
-      metadata: { name: 'slow', namespace: ns },
-      spec: {
-        source: { git: { uri: git.url('slow'), ref: 'main' } },
-        strategy: { type: 'Docker', dockerStrategy: {} },
-        output: { to: { kind: 'ImageStreamTag', name: 'slow:latest' } },
-      },
-    };
-    await s.apiJson('POST', BC_PATH(ns), bc);
+    await createBuildConfig('slow', { type: 'Docker', dockerStrategy: {} });
     const first = await instantiate();
     // The RUN step has started: its container is running on the private engine.
     await waitFor(
@@ -171,15 +176,9 @@ afterAll(async () => {
       '.s2i/bin/run': '#!/bin/sh\nexec true\n',
     });
     git.commit('slow-s2i', source(30));
-    await s.apiJson('POST', BC_PATH(ns), {
-      apiVersion: 'build.openshift.io/v1',
-      kind: 'BuildConfig',
-      metadata: { name: 'slow-s2i', namespace: ns },
-      spec: {
-        source: { git: { uri: git.url('slow-s2i'), ref: 'main' } },
-        strategy: { type: 'Source', sourceStrategy: { from: { kind: 'DockerImage', name: BASE_IMAGE } } },
-        output: { to: { kind: 'ImageStreamTag', name: 'slow-s2i:latest' } },
-      },
+    await createBuildConfig('slow-s2i', {
+      type: 'Source',
+      sourceStrategy: { from: { kind: 'DockerImage', name: BASE_IMAGE } },
     });
     const first = await instantiate('slow-s2i');
     await waitFor(

@@ -76,8 +76,9 @@ describeOnCluster('Kubernetes target edges on a real cluster', () => {
     ran++;
   });
 
-  function revision(version: number, replicas = 1): ReplicationController {
-    const dc = {
+  /** DeploymentConfig `web` of images.v1, Ready through WGET_PROBE. */
+  function webConfig(replicas = 1): DeploymentConfig {
+    return {
       apiVersion: 'apps.openshift.io/v1',
       kind: 'DeploymentConfig',
       metadata: { name: 'web', namespace: ns, uid: randomUUID(), labels: { app: 'web' } },
@@ -94,7 +95,10 @@ describeOnCluster('Kubernetes target edges on a real cluster', () => {
         },
       },
     } as DeploymentConfig;
-    return revisionFor(dc, version, [{ type: 'ConfigChange' }]);
+  }
+
+  function revision(version: number, replicas = 1): ReplicationController {
+    return revisionFor(webConfig(replicas), version, [{ type: 'ConfigChange' }]);
   }
 
   test('runPod stops a leftover pod of the same name (gracefully) before its own run starts', async () => {
@@ -402,22 +406,10 @@ describeOnCluster('Kubernetes target edges on a real cluster', () => {
         kind: 'ProjectRequest',
         metadata: { name: ns },
       });
+      const { metadata, ...rest } = webConfig();
       await s.apiJson('POST', `/apis/apps.openshift.io/v1/namespaces/${ns}/deploymentconfigs`, {
-        apiVersion: 'apps.openshift.io/v1',
-        kind: 'DeploymentConfig',
-        metadata: { name: 'web', labels: { app: 'web' } },
-        spec: {
-          replicas: 1,
-          selector: { app: 'web' },
-          triggers: [{ type: 'ConfigChange' }],
-          template: {
-            metadata: { labels: { app: 'web' } },
-            spec: {
-              terminationGracePeriodSeconds: 1,
-              containers: [{ name: 'web', image: images.v1, readinessProbe: WGET_PROBE }],
-            },
-          },
-        },
+        ...rest,
+        metadata: { name: metadata.name, labels: metadata.labels },
       });
       await s.apiJson('POST', `/api/v1/namespaces/${ns}/services`, {
         apiVersion: 'v1',
