@@ -10,7 +10,7 @@
  * strategies step from observed counts.
  */
 import type { DeploymentConfig, DeploymentConfigStatus, DeploymentReason } from '../core/deploy-types.js';
-import { rollingParamsWithDefaults } from '../core/deploy-types.js';
+import { RECREATE_TIMEOUT_DEFAULT, rollingParamsWithDefaults } from '../core/deploy-types.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { lookupKind } from '../core/resource.js';
@@ -27,6 +27,7 @@ import { decideRolloutStart, rolloutSupersededBy } from './rollout-decisions.js'
 import type { DeployerSteps } from './deployer-steps.js';
 import { runLifecycleHook } from './hooks.js';
 import { STRATEGIES } from './index.js';
+import { patientTarget } from './patient-target.js';
 import { resolveFenceposts } from './rolling-math.js';
 import { DeploymentFailure, sleep, type StrategyContext } from './strategy.js';
 import {
@@ -99,6 +100,16 @@ function maxUnavailableOf(dc: DeploymentConfig, desired: number): number {
   if ((s?.type ?? 'Rolling') !== 'Rolling') return 0;
   const p = rollingParamsWithDefaults(s?.rollingParams);
   return resolveFenceposts(p.maxSurge, p.maxUnavailable, desired).maxUnavailable;
+}
+
+/**
+ * How long the rollout waits for an unreachable target (an engine restarting): the
+ * strategy's timeoutSeconds, the time it allows without progress (600 s by default).
+ */
+function targetWaitSeconds(dc: DeploymentConfig): number {
+  const s = dc.spec.strategy;
+  if (s?.type === 'Recreate') return s.recreateParams?.timeoutSeconds ?? RECREATE_TIMEOUT_DEFAULT;
+  return rollingParamsWithDefaults(s?.rollingParams).timeoutSeconds;
 }
 
 /** Recomputes the DeploymentConfig's replica counts and its Available/ReplicaFailure conditions. */
@@ -254,8 +265,13 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
   );
 
   const cancel = new AbortController();
+  // From here on, a target that stops answering for a while (its engine restarting) is
+  // waited for, not taken for a failed rollout (src/strategies/patient-target.ts).
+  const patience = { waitMs: targetWaitSeconds(config) * 1000, log };
+  const patient = patientTarget(target, { ...patience, signal: cancel.signal });
   const onShutdown = (): void => cancel.abort(new Error('the worker is shutting down'));
   options.signal.addEventListener('abort', onShutdown, { once: true });
+  const current = (await patient.getRevision(ns, rcName)) ?? to;
   const poll = setInterval(() => {
     void Promise.all([
       store.get(DEPLOYMENT_CONFIG, ns, name) as Promise<DeploymentConfig | undefined>,
@@ -274,9 +290,9 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
 
   let lastProgress = 0;
   const ctx: StrategyContext = {
-    target,
+    target: patient,
     config,
-    to: (await target.getRevision(ns, rcName)) ?? to,
+    to: current,
     from,
     desiredReplicas: dc.spec.replicas ?? 1,
     signal: cancel.signal,
@@ -284,7 +300,7 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
     runHook: (hook, stage) =>
       runLifecycleHook(
         {
-          target,
+          target: patient,
           store,
           config,
           to,
@@ -368,15 +384,16 @@ export async function runRollout(deps: RolloutDeps, options: RunRolloutOptions):
   await revokeDeployerTokens();
   clearInterval(poll);
   options.signal.removeEventListener('abort', onShutdown);
+  const finishing = patientTarget(target, { ...patience, signal: options.signal });
 
   // Every older revision goes to 0: the new one serves alone.
-  for (const rc of await target.listRevisions(ns, name)) {
+  for (const rc of await finishing.listRevisions(ns, name)) {
     if (rc.metadata.name !== rcName && rc.spec.replicas > 0) {
       log(`Scaling ${rc.metadata.name} down to 0`);
-      await target.scaleRevision(ns, rc.metadata.name, 0, { signal: options.signal });
+      await finishing.scaleRevision(ns, rc.metadata.name, 0, { signal: options.signal });
     }
   }
-  await target.annotateRevision(ns, rcName, {
+  await finishing.annotateRevision(ns, rcName, {
     [REVISION_ANNOTATIONS.phase]: 'Complete',
     [REVISION_ANNOTATIONS.failureReason]: null,
     [REVISION_ANNOTATIONS.statusReason]: null,

@@ -96,9 +96,8 @@ afterAll(async () => {
       100,
     );
 
-    // The rollout is over before the engine goes: a rollout still in its last steps fails
-    // when the engine disappears under it, and its revision is then scaled to zero, which
-    // is a rollout's failure, not the restart under running replicas this test is about.
+    // The rollout is over before the engine goes: this test is about running replicas (a
+    // rollout the restart catches is test/faults/rollout-engine-restart.test.ts).
     await waitFor(
       'the rollout of web-1 to complete',
       async () =>
