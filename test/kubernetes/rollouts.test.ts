@@ -5,7 +5,9 @@
  * Every count asserted is sampled from the API server while the rollout runs.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { DeploymentConfig } from '../../src/core/deploy-types.js';
 import { createLogger } from '../../src/core/logger.js';
@@ -32,7 +34,7 @@ import {
   type TestImages,
   type TestNamespace,
 } from '../support/kube-cluster.js';
-import { startRedis, type RedisHandle, type RegistryHandle } from '../support/stack.js';
+import { startRedis, tempDir, waitFor, type RedisHandle, type RegistryHandle } from '../support/stack.js';
 
 const live = (): AbortSignal => new AbortController().signal;
 
@@ -42,6 +44,47 @@ interface Sample {
   /** Pods not being deleted, all revisions. */
   active: number;
   byRevision: Record<string, number>;
+}
+
+/**
+ * A TCP relay to the API server that the test can cut (every connection dropped, new
+ * ones refused) and restore on the same port: the API server out of reach, as in an
+ * upgrade, without touching the cluster the other tests share.
+ */
+async function apiRelay(
+  host: string,
+  port: number,
+): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const open = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = connect(port, host);
+    open.add(inbound).add(outbound);
+    const drop = (): void => {
+      inbound.destroy();
+      outbound.destroy();
+      open.delete(inbound);
+      open.delete(outbound);
+    };
+    inbound.on('error', drop).on('close', drop);
+    outbound.on('error', drop).on('close', drop);
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const relayPort = (server.address() as { port: number }).port;
+  return {
+    url: `https://127.0.0.1:${relayPort}`,
+    cut: async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const socket of open) socket.destroy();
+      await closed;
+    },
+    restore: () => new Promise<void>((r) => server.listen(relayPort, '127.0.0.1', r)),
+    close: async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const socket of open) socket.destroy();
+      await closed;
+    },
+  };
 }
 
 describeOnCluster('rollouts on a real cluster', () => {
@@ -344,5 +387,51 @@ describeOnCluster('rollouts on a real cluster', () => {
     const progressing = dc.status?.conditions?.find((c) => c.type === 'Progressing');
     expect(progressing).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded' });
     expect(progressing?.message).toMatch(/containers with unready status: \[web\]/);
+  }, 240_000);
+
+  test('the API server out of reach for 4 s while the rollout waits for readiness: the rollout waits, then completes', async () => {
+    // Slipway reaches the API server through the relay only.
+    const direct = loadKubeConfig({ kubeconfig: space.slipwayKubeconfig });
+    const server = new URL(direct.getCurrentCluster()!.server);
+    const relay = await apiRelay(server.hostname, Number(server.port || 443));
+    const relayed = join(tempDir('slipway-relayed-'), 'kubeconfig');
+    writeFileSync(
+      relayed,
+      readFileSync(space.slipwayKubeconfig, 'utf8').split(server.origin).join(relay.url),
+      { mode: 0o600 },
+    );
+    await target.close();
+    target = new KubernetesTarget({
+      kubeConfig: loadKubeConfig({ kubeconfig: relayed }),
+      pollIntervalMs: 200,
+      terminationSlackMs: 5000,
+    });
+    const dc = webConfig(images.v1, { replicas: 2, strategy: rolling });
+    // Ready 10 s after start: the outage lands while the rollout waits for readiness.
+    dc.spec.template!.spec!.containers[0]!.readinessProbe = { ...WGET_PROBE, initialDelaySeconds: 10 };
+    const done = rollout(dc, 1);
+    await waitFor(
+      'a running, unready pod of web-1',
+      async () => {
+        const pods = await listPods(admin, ns, 'deployment=web-1');
+        return pods.some((p) => p.status?.phase === 'Running' && !podReady(p));
+      },
+      90_000,
+      200,
+    );
+    await relay.cut();
+    await new Promise((r) => setTimeout(r, 4000));
+    await relay.restore();
+
+    try {
+      expect(await done).toBe('Complete');
+      expect(await target.revisionStatus(ns, 'web-1')).toMatchObject({ desired: 2, ready: 2 });
+    } finally {
+      await target.close();
+      await relay.close();
+    }
+    const log = (await logs.readLog(ns, 'web-1')).lines.join('\n');
+    expect(log).toMatch(/The kubernetes target is not answering \(.*\); waiting up to 90 s for it/);
+    expect(log).toMatch(/The kubernetes target answers again after \d+\.\d s/);
   }, 240_000);
 });
