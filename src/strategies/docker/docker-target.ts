@@ -346,8 +346,7 @@ export class DockerTarget implements DeployTarget {
           aliases: [...new Set(aliases)],
           containerName: `slipway-${ns}-${rc.metadata.name}-${randomBytes(3).toString('hex')}`,
         });
-        const container = await this.docker.createContainer(options);
-        await container.start();
+        await this.startReplica(ns, options);
       }
       await this.states.setFailure(ns, rc.metadata.name, undefined);
     } catch (err) {
@@ -356,6 +355,29 @@ export class DockerTarget implements DeployTarget {
       this.logger.warn({ revision: `${ns}/${rc.metadata.name}` }, message);
       // Like a pod stuck in ErrImagePull: the rollout sees it in `failures` and times out.
       await this.states.setFailure(ns, rc.metadata.name, message);
+    }
+  }
+
+  /**
+   * Creates and starts one replica. Two processes making a namespace's first replicas at
+   * once can each create its network (ensureNetwork); until one of them removes the
+   * duplicate, Docker refuses a container on it as "network … is ambiguous (2 matches
+   * found on name)". That refusal is retried, after removing the duplicate, a few times;
+   * a container that was created but could not start for it is removed first.
+   */
+  private async startReplica(namespace: string, options: Docker.ContainerCreateOptions): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let container: Docker.Container | undefined;
+      try {
+        container = await this.docker.createContainer(options);
+        await container.start();
+        return;
+      } catch (err) {
+        if (attempt >= 5 || !/network .* is ambiguous/.test(errorMessage(err))) throw err;
+        await container?.remove({ force: true }).catch(() => undefined);
+        await this.ensureNetwork(namespace);
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
     }
   }
 
