@@ -71,19 +71,16 @@ async function apiRelay(
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const relayPort = (server.address() as { port: number }).port;
+  const close = async (): Promise<void> => {
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    for (const socket of open) socket.destroy();
+    await closed;
+  };
   return {
     url: `https://127.0.0.1:${relayPort}`,
-    cut: async () => {
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      for (const socket of open) socket.destroy();
-      await closed;
-    },
+    cut: close,
     restore: () => new Promise<void>((r) => server.listen(relayPort, '127.0.0.1', r)),
-    close: async () => {
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      for (const socket of open) socket.destroy();
-      await closed;
-    },
+    close,
   };
 }
 
