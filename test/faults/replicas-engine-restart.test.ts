@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { getViaRouter } from '../support/deploy.js';
-import { startSlipway, type TestSlipway } from '../support/slipway.js';
+import type { TestSlipway } from '../support/slipway.js';
 import { waitFor } from '../support/stack.js';
 import { dockerdMissing, privateEngine } from './private-engine.js';
 import {
@@ -21,7 +21,7 @@ import {
   replicaContainers,
   runningIds,
   servedBy,
-  spawnWorker,
+  slipwayOnPrivateEngine,
   whoamiConfig,
   type WorkerProcess,
 } from './replicas-support.js';
@@ -44,23 +44,7 @@ beforeAll(async () => {
   if (dockerdMissing) return;
   expect(existsSync('dist/cli/main.js')).toBe(true); // `npm test` builds first
   buildWhoamiImage(IMAGE);
-  await engineProcess.start();
-  engineProcess.load(IMAGE);
-  // The API answers ReplicationControllers with live counts from the engine: it must read
-  // the private one too (the runtime's engine client follows DOCKER_HOST when it is made).
-  const before = process.env.DOCKER_HOST;
-  process.env.DOCKER_HOST = engineProcess.host;
-  try {
-    s = await startSlipway({ workers: 0 });
-  } finally {
-    if (before === undefined) delete process.env.DOCKER_HOST;
-    else process.env.DOCKER_HOST = before;
-  }
-  worker = await spawnWorker({
-    redisUrl: s.redis.url,
-    registry: s.registry.host,
-    dockerHost: engineProcess.host,
-  });
+  ({ s, worker } = await slipwayOnPrivateEngine(engineProcess, IMAGE));
 }, 180000);
 
 afterAll(async () => {

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Resource } from '../../src/core/resource.js';
 import { getViaRouter } from '../support/deploy.js';
+import { startSlipway, type TestSlipway } from '../support/slipway.js';
 import { BASE_IMAGE, freePort, waitFor } from '../support/stack.js';
+import type { PrivateEngine } from './private-engine.js';
 
 const FIXTURES = join(process.cwd(), 'test/faults/replicas-fixtures');
 
@@ -189,4 +191,33 @@ export async function createdBetween(
     .filter((l) => l.trim())
     .map((l) => (JSON.parse(l) as { id?: string }).id ?? '')
     .filter((id) => !before.has(id.slice(0, 12))).length;
+}
+
+/**
+ * On a private engine (started here, `image` loaded into it): Slipway's API without
+ * workers, reading that engine (the API answers ReplicationControllers with live counts
+ * from it), and one `slipway worker` child deploying to it.
+ */
+export async function slipwayOnPrivateEngine(
+  engine: PrivateEngine,
+  image: string,
+): Promise<{ s: TestSlipway; worker: WorkerProcess }> {
+  await engine.start();
+  engine.load(image);
+  // The runtime's engine client follows DOCKER_HOST when it is made.
+  const before = process.env.DOCKER_HOST;
+  process.env.DOCKER_HOST = engine.host;
+  let s: TestSlipway;
+  try {
+    s = await startSlipway({ workers: 0 });
+  } finally {
+    if (before === undefined) delete process.env.DOCKER_HOST;
+    else process.env.DOCKER_HOST = before;
+  }
+  const worker = await spawnWorker({
+    redisUrl: s.redis.url,
+    registry: s.registry.host,
+    dockerHost: engine.host,
+  });
+  return { s, worker };
 }

@@ -8,13 +8,13 @@
 import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
-import { startSlipway, type TestSlipway } from '../support/slipway.js';
+import type { TestSlipway } from '../support/slipway.js';
 import { waitFor } from '../support/stack.js';
 import { dockerdMissing, privateEngine } from './private-engine.js';
 import {
   buildWhoamiImage,
   runningIds,
-  spawnWorker,
+  slipwayOnPrivateEngine,
   whoamiConfig,
   type WorkerProcess,
 } from './replicas-support.js';
@@ -36,21 +36,7 @@ beforeAll(async () => {
   if (dockerdMissing) return;
   expect(existsSync('dist/cli/main.js')).toBe(true); // `npm test` builds first
   buildWhoamiImage(IMAGE);
-  await engineProcess.start();
-  engineProcess.load(IMAGE);
-  const before = process.env.DOCKER_HOST;
-  process.env.DOCKER_HOST = engineProcess.host;
-  try {
-    s = await startSlipway({ workers: 0 });
-  } finally {
-    if (before === undefined) delete process.env.DOCKER_HOST;
-    else process.env.DOCKER_HOST = before;
-  }
-  worker = await spawnWorker({
-    redisUrl: s.redis.url,
-    registry: s.registry.host,
-    dockerHost: engineProcess.host,
-  });
+  ({ s, worker } = await slipwayOnPrivateEngine(engineProcess, IMAGE));
 }, 180000);
 
 afterAll(async () => {
