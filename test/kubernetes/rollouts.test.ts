@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { DeploymentConfig } from '../../src/core/deploy-types.js';
@@ -34,6 +33,7 @@ import {
   type TestImages,
   type TestNamespace,
 } from '../support/kube-cluster.js';
+import { startRelay } from '../support/relay.js';
 import { startRedis, tempDir, waitFor, type RedisHandle, type RegistryHandle } from '../support/stack.js';
 
 const live = (): AbortSignal => new AbortController().signal;
@@ -44,44 +44,6 @@ interface Sample {
   /** Pods not being deleted, all revisions. */
   active: number;
   byRevision: Record<string, number>;
-}
-
-/**
- * A TCP relay to the API server that the test can cut (every connection dropped, new
- * ones refused) and restore on the same port: the API server out of reach, as in an
- * upgrade, without touching the cluster the other tests share.
- */
-async function apiRelay(
-  host: string,
-  port: number,
-): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
-  const open = new Set<Socket>();
-  const server = createServer((inbound) => {
-    const outbound = connect(port, host);
-    open.add(inbound).add(outbound);
-    const drop = (): void => {
-      inbound.destroy();
-      outbound.destroy();
-      open.delete(inbound);
-      open.delete(outbound);
-    };
-    inbound.on('error', drop).on('close', drop);
-    outbound.on('error', drop).on('close', drop);
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const relayPort = (server.address() as { port: number }).port;
-  const close = async (): Promise<void> => {
-    const closed = new Promise<void>((r) => server.close(() => r()));
-    for (const socket of open) socket.destroy();
-    await closed;
-  };
-  return {
-    url: `https://127.0.0.1:${relayPort}`,
-    cut: close,
-    restore: () => new Promise<void>((r) => server.listen(relayPort, '127.0.0.1', r)),
-    close,
-  };
 }
 
 describeOnCluster('rollouts on a real cluster', () => {
@@ -390,11 +352,13 @@ describeOnCluster('rollouts on a real cluster', () => {
     // Slipway reaches the API server through the relay only.
     const direct = loadKubeConfig({ kubeconfig: space.slipwayKubeconfig });
     const server = new URL(direct.getCurrentCluster()!.server);
-    const relay = await apiRelay(server.hostname, Number(server.port || 443));
+    // The API server out of reach, as in an upgrade, without touching the shared cluster.
+    const relay = await startRelay({ host: server.hostname, port: Number(server.port || 443) });
+    const relayUrl = `https://127.0.0.1:${relay.port}`;
     const relayed = join(tempDir('slipway-relayed-'), 'kubeconfig');
     writeFileSync(
       relayed,
-      readFileSync(space.slipwayKubeconfig, 'utf8').split(server.origin).join(relay.url),
+      readFileSync(space.slipwayKubeconfig, 'utf8').split(server.origin).join(relayUrl),
       { mode: 0o600 },
     );
     await target.close();

@@ -14,6 +14,7 @@
 import type Docker from 'dockerode';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import { RecurringFailure } from '../../core/recurring-failure.js';
 import type { ResourceStore } from '../../store/resource-store.js';
 import type { ReplicationController } from '../target.js';
 import { REPLICATION_CONTROLLER, type DockerTarget } from './docker-target.js';
@@ -60,9 +61,12 @@ export class ReplicaReconciler {
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
+  /** Resyncs fail every few seconds while the engine is away: logged as one outage. */
+  private readonly resyncFailures: RecurringFailure;
 
   constructor(private readonly options: ReplicaReconcilerOptions) {
     this.resyncMs = options.resyncMs ?? 3000;
+    this.resyncFailures = new RecurringFailure(options.logger, { what: 'replica reconciler resync' });
   }
 
   start(): void {
@@ -70,13 +74,9 @@ export class ReplicaReconciler {
     this.listen();
     const loop = (): void => {
       this.timer = setTimeout(() => {
-        void this.track(deadline(this.resync(), PASS_DEADLINE_MS, 'replica reconciler resync'))
-          .catch((err: unknown) =>
-            this.options.logger.warn({ err: errorMessage(err) }, 'replica reconciler: resync failed'),
-          )
-          .finally(() => {
-            if (!this.stopped) loop();
-          });
+        void this.boundedResync().finally(() => {
+          if (!this.stopped) loop();
+        });
       }, this.resyncMs);
     };
     loop();
@@ -119,6 +119,14 @@ export class ReplicaReconciler {
       if ((running.get(key) ?? 0) === rc.spec.replicas && !notRunning.has(key)) continue;
       await this.heal(rc.metadata.namespace!, rc.metadata.name);
     }
+  }
+
+  /** A resync under the pass deadline; its failures are logged as one outage, never thrown. */
+  private boundedResync(): Promise<void> {
+    return this.track(deadline(this.resync(), PASS_DEADLINE_MS, 'replica reconciler resync')).then(
+      () => this.resyncFailures.succeeded(),
+      (err: unknown) => this.resyncFailures.failed(err),
+    );
   }
 
   private async heal(namespace: string, revision: string): Promise<void> {
@@ -177,10 +185,7 @@ export class ReplicaReconciler {
         }
         this.events = stream;
         // Events missed while disconnected (an engine restart) are made up by a resync.
-        void this.track(deadline(this.resync(), PASS_DEADLINE_MS, 'replica reconciler resync')).catch(
-          (err: unknown) =>
-            this.options.logger.warn({ err: errorMessage(err) }, 'replica reconciler: resync failed'),
-        );
+        void this.boundedResync();
         let buffered = '';
         stream.on('data', (chunk: Buffer) => {
           buffered += chunk.toString('utf8');

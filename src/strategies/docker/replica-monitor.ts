@@ -14,6 +14,7 @@ import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Probe } from '../../core/deploy-types.js';
 import type { Logger } from '../../core/logger.js';
+import { RecurringFailure } from '../../core/recurring-failure.js';
 import type { ResourceStore } from '../../store/resource-store.js';
 import type { ReplicationController } from '../target.js';
 import { REPLICATION_CONTROLLER } from './docker-target.js';
@@ -63,10 +64,13 @@ export class ReplicaMonitor {
   private readonly leaseMs: number;
   /** What the current tick is doing (logged when it fails or stalls). */
   private phase = 'idle';
+  /** A tick fails 4 times a second while the engine or Redis is away: logged as one outage. */
+  private readonly tickFailures: RecurringFailure;
 
   constructor(private readonly options: ReplicaMonitorOptions) {
     this.tickMs = options.tickMs ?? 250;
     this.leaseMs = options.leaseMs ?? 3000;
+    this.tickFailures = new RecurringFailure(options.logger, { what: 'replica monitor tick' });
   }
 
   private get leaseKey(): string {
@@ -78,8 +82,9 @@ export class ReplicaMonitor {
       // Bounded: an engine call caught by an engine restart may never answer, and an unbounded
       // tick would stop the monitor (and every readiness and status update) for good.
       this.ticking = deadline(this.tick(), Math.max(10_000, this.leaseMs * 3), 'replica monitor tick')
-        .catch((err: unknown) =>
-          this.options.logger.warn({ err, phase: this.phase }, 'replica monitor tick failed'),
+        .then(
+          () => this.tickFailures.succeeded(),
+          (err: unknown) => this.tickFailures.failed(err, { phase: this.phase }),
         )
         .finally(() => {
           if (this.timer !== undefined) this.timer = setTimeout(loop, this.tickMs);
