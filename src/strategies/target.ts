@@ -55,6 +55,14 @@ export const REVISION_LABELS = {
   deploymentConfig: 'deploymentconfig',
 } as const;
 
+/**
+ * On every ReplicationController and one-off pod Slipway makes in a cluster: Kubernetes'
+ * recommended label for the tool that manages an object. Deleting a project removes only
+ * what carries it, so a ReplicationController or pod another tool made with OpenShift's
+ * labels in the same namespace is left alone.
+ */
+export const MANAGED_BY_LABEL = { key: 'app.kubernetes.io/managed-by', value: 'slipway' } as const;
+
 /** OpenShift's labels on the pods a rollout runs besides replicas (each also has `deployment`). */
 export const ROLLOUT_POD_LABELS = {
   /** A lifecycle hook's pod: the hook's stage (`pre`, `mid`, `post`). */

@@ -174,6 +174,34 @@ describeOnCluster('Kubernetes target edges on a real cluster', () => {
     await target.deleteRevision(ns, 'web-9', { signal: live() }); // nothing to delete: not an error
   });
 
+  test("a ReplicationController another tool made with OpenShift's labels is not a revision: not listed, not taken over", async () => {
+    const foreign = (name: string) =>
+      admin.core.createNamespacedReplicationController({
+        namespace: ns,
+        body: {
+          metadata: { name, labels: { 'openshift.io/deployment-config.name': 'web' } },
+          spec: {
+            replicas: 0,
+            selector: { app: 'other-tool' },
+            template: {
+              metadata: { labels: { app: 'other-tool' } },
+              spec: { containers: [{ name: 'web', image: images.v1 }] },
+            },
+          },
+        },
+      });
+    await foreign('web-2');
+    await foreign('web-7');
+    await target.ensureRevision(revision(1), { signal: live() });
+    expect((await target.listRevisions(ns, 'web')).map((rc) => rc.metadata.name)).toEqual(['web-1']);
+    // Its name is the next revision's: refused, naming it, and it is left as it was.
+    await expect(target.ensureRevision(revision(2), { signal: live() })).rejects.toThrow(
+      /ReplicationController .*\/web-2 already exists in the cluster and was not made by Slipway/,
+    );
+    const kept = await admin.core.readNamespacedReplicationController({ namespace: ns, name: 'web-2' });
+    expect(kept.spec?.selector).toEqual({ app: 'other-tool' });
+  });
+
   test('a revision scaled through the scale subresource (as a deployer does) is seen by the target', async () => {
     await target.ensureRevision(revision(1), { signal: live() });
     const scale = await admin.core.readNamespacedReplicationControllerScale({ namespace: ns, name: 'web-1' });
@@ -453,13 +481,37 @@ describeOnCluster('Kubernetes target edges on a real cluster', () => {
             },
           },
         });
-      await sleeper('web-1-hook-pre', { deployment: 'web-1', 'openshift.io/deployment.hook': 'pre' });
+      await sleeper('web-1-hook-pre', {
+        deployment: 'web-1',
+        'openshift.io/deployment.hook': 'pre',
+        'app.kubernetes.io/managed-by': 'slipway',
+      });
       await sleeper('someone-else', { app: 'other' });
+      // Another tool's objects with OpenShift's labels, but not Slipway's: they stay.
+      await sleeper('other-tool-hook', { deployment: 'web-1', 'openshift.io/deployment.hook': 'pre' });
+      await admin.core.createNamespacedReplicationController({
+        namespace: ns,
+        body: {
+          metadata: { name: 'web-9', labels: { 'openshift.io/deployment-config.name': 'web' } },
+          spec: {
+            replicas: 0,
+            selector: { app: 'other-tool' },
+            template: {
+              metadata: { labels: { app: 'other-tool' } },
+              spec: { containers: [{ name: 'web', image: images.v1 }] },
+            },
+          },
+        },
+      });
 
       const res = await s.api('DELETE', `/apis/project.openshift.io/v1/projects/${ns}`);
       expect(res.status).toBe(200);
       // Pods end on their own grace period: the rest is gone when the answer comes.
-      const others = { ...before, pods: [...before.pods, 'someone-else'].sort() };
+      const others = {
+        ...before,
+        pods: [...before.pods, 'other-tool-hook', 'someone-else'].sort(),
+        replicationcontrollers: [...before.replicationcontrollers, 'web-9'].sort(),
+      };
       expect({ ...(await madeObjects()), pods: [] }).toEqual({ ...others, pods: [] });
       await waitFor(
         "Slipway's pods gone",

@@ -217,7 +217,7 @@ describe('podOutcome', () => {
 });
 
 describe('manifests', () => {
-  test('a revision is sent without Slipway’s store metadata and without its DeploymentConfig owner', () => {
+  test('a revision is sent without Slipway’s store metadata and without its DeploymentConfig owner, labelled as Slipway’s', () => {
     const m = revisionManifest({
       ...rc,
       metadata: {
@@ -241,7 +241,7 @@ describe('manifests', () => {
     expect(m.metadata).toEqual({
       name: 'web-2',
       namespace: 'shop',
-      labels: { app: 'web' },
+      labels: { app: 'web', 'app.kubernetes.io/managed-by': 'slipway' },
       ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'keep', uid: 'cm-uid' }],
     });
     expect(m.spec.minReadySeconds).toBe(5);
@@ -263,6 +263,7 @@ describe('manifests', () => {
       apiAccess: { url: 'http://u', token: 'secret-token', serviceAccountName: 'deployer' },
     });
     expect(JSON.stringify(m)).not.toContain('secret-token');
+    expect(m.metadata.labels).toEqual({ x: 'y', 'app.kubernetes.io/managed-by': 'slipway' });
     expect(m.spec).toMatchObject({ restartPolicy: 'Never', serviceAccountName: 'deployer' });
     expect((m.spec as { containers: { env: unknown[] }[] }).containers[0]!.env).toEqual([
       { name: 'A', value: '1' },

@@ -19,11 +19,13 @@ import {
   type V1Secret,
   type V1Service,
 } from '@kubernetes/client-node';
-import { AlreadyExistsError, NotFoundError, errorMessage } from '../../core/errors.js';
+import { AlreadyExistsError, ConflictError, NotFoundError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Resource } from '../../core/resource.js';
 import { sleep } from '../strategy.js';
 import {
+  MANAGED_BY_LABEL,
+  REVISION_ANNOTATIONS,
   REVISION_LABELS,
   ROLLOUT_POD_LABELS,
   revisionVersion,
@@ -82,6 +84,20 @@ export interface KubernetesTargetOptions {
    * they reach APIs on the node's loopback on a single-node cluster without a pod network.
    */
   deployerHostNetwork?: boolean;
+}
+
+/**
+ * Whether a ReplicationController is one Slipway made: it carries MANAGED_BY_LABEL, or,
+ * made before that label, Slipway's `slipway.dev/deployment.causes` annotation. Another
+ * tool's controller with OpenShift's labels is neither listed, scaled nor deleted.
+ */
+function madeBySlipway(rc: {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}): boolean {
+  return (
+    rc.metadata?.labels?.[MANAGED_BY_LABEL.key] === MANAGED_BY_LABEL.value ||
+    rc.metadata?.annotations?.[REVISION_ANNOTATIONS.causes] !== undefined
+  );
 }
 
 function withKind(rc: V1ReplicationController): ReplicationController {
@@ -147,6 +163,10 @@ export class KubernetesTarget implements DeployTarget {
       if (!(err instanceof AlreadyExistsError)) throw err;
       const existing = await this.getRevision(namespace, rc.metadata.name);
       if (!existing) throw err;
+      if (!madeBySlipway(existing))
+        throw new ConflictError(
+          `ReplicationController ${namespace}/${rc.metadata.name} already exists in the cluster and was not made by Slipway (no ${MANAGED_BY_LABEL.key}=${MANAGED_BY_LABEL.value} label): rename or remove it`,
+        );
       return existing;
     }
   }
@@ -174,7 +194,11 @@ export class KubernetesTarget implements DeployTarget {
         labelSelector: `${REVISION_LABELS.configName}=${deploymentConfig}`,
       }),
     );
-    return list.items.map(withKind).sort((a, b) => revisionVersion(a) - revisionVersion(b));
+    // Another tool's ReplicationController with OpenShift's label is not a revision of Slipway's.
+    return list.items
+      .filter(madeBySlipway)
+      .map(withKind)
+      .sort((a, b) => revisionVersion(a) - revisionVersion(b));
   }
 
   async annotateRevision(
@@ -266,8 +290,11 @@ export class KubernetesTarget implements DeployTarget {
   /**
    * A deleted project's revisions (scaled to zero first, as a scale-down stops replicas)
    * and its hook and deployer pods (their API Secrets are owned by them and go with them).
-   * Services and Ingresses went with their objects. The namespace itself is the cluster
-   * owner's (Slipway never creates one) and stays, with anything else in it.
+   * Only what Slipway made: a ReplicationController or pod carrying OpenShift's labels but
+   * not Slipway's (MANAGED_BY_LABEL; a revision made before that label by its
+   * `slipway.dev/deployment.causes` annotation) is another tool's and stays. Services and
+   * Ingresses went with their objects. The namespace itself is the cluster owner's
+   * (Slipway never creates one) and stays, with anything else in it.
    */
   async deleteNamespace(namespace: string, options: WaitOptions): Promise<void> {
     const revisions = await this.call(`listing the revisions in ${namespace}`, () =>
@@ -276,10 +303,14 @@ export class KubernetesTarget implements DeployTarget {
         labelSelector: REVISION_LABELS.configName,
       }),
     );
-    for (const rc of revisions.items) await this.deleteRevision(namespace, rc.metadata!.name!, options);
+    for (const rc of revisions.items.filter(madeBySlipway))
+      await this.deleteRevision(namespace, rc.metadata!.name!, options);
     for (const label of Object.values(ROLLOUT_POD_LABELS)) {
       const pods = await this.call(`listing the ${label} pods in ${namespace}`, () =>
-        this.clients.core.listNamespacedPod({ namespace, labelSelector: label }),
+        this.clients.core.listNamespacedPod({
+          namespace,
+          labelSelector: `${label},${MANAGED_BY_LABEL.key}=${MANAGED_BY_LABEL.value}`,
+        }),
       );
       for (const pod of pods.items) {
         const name = pod.metadata!.name!;

@@ -8,7 +8,7 @@
 import type { EnvVar } from '../../core/build-types.js';
 import { InputError } from '../../core/errors.js';
 import type { ObjectMeta, Resource } from '../../core/resource.js';
-import type { PodRunSpec, ReplicationController } from '../target.js';
+import { MANAGED_BY_LABEL, type PodRunSpec, type ReplicationController } from '../target.js';
 
 /** Metadata a client may set on a new object; everything else is the server's. */
 export function clientMetadata(meta: ObjectMeta): ObjectMeta {
@@ -39,7 +39,9 @@ export function revisionManifest(rc: ReplicationController): ReplicationControll
     template: structuredClone(rc.spec.template),
   };
   if (rc.spec.minReadySeconds !== undefined) spec.minReadySeconds = rc.spec.minReadySeconds;
-  return { apiVersion: 'v1', kind: 'ReplicationController', metadata: clientMetadata(rc.metadata), spec };
+  const metadata = clientMetadata(rc.metadata);
+  metadata.labels = { ...metadata.labels, [MANAGED_BY_LABEL.key]: MANAGED_BY_LABEL.value };
+  return { apiVersion: 'v1', kind: 'ReplicationController', metadata, spec };
 }
 
 /** The container name OpenShift gives a deployer pod's container and a hook pod's. */
@@ -84,7 +86,11 @@ export function runPodManifest(spec: PodRunSpec, options: { hostNetwork?: boolea
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: spec.name, namespace: spec.namespace, labels: { ...spec.labels } },
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels: { ...spec.labels, [MANAGED_BY_LABEL.key]: MANAGED_BY_LABEL.value },
+    },
     spec: podSpec,
   };
 }
