@@ -119,7 +119,11 @@ describeOnCluster('KubernetesTarget verbs on a real cluster', () => {
     expect(again.spec.template.spec.containers[0]!.image).toBe(images.v1);
 
     const rc = await admin.core.readNamespacedReplicationController({ namespace: ns, name: 'web-1' });
-    expect(rc.metadata?.labels).toEqual({ app: 'web', 'openshift.io/deployment-config.name': 'web' });
+    expect(rc.metadata?.labels).toEqual({
+      app: 'web',
+      'openshift.io/deployment-config.name': 'web',
+      'app.kubernetes.io/managed-by': 'slipway',
+    });
     expect(rc.metadata?.annotations).toMatchObject({
       [REVISION_ANNOTATIONS.latestVersion]: '1',
       [REVISION_ANNOTATIONS.desiredReplicas]: '2',
