@@ -17,6 +17,18 @@ export interface SourceInfo {
   date?: string;
 }
 
+/**
+ * One of `spec.source.secrets` or `configMaps`, read for this build: its keys as files in
+ * `destinationDir` (relative to the context directory for the Docker strategy, to the
+ * builder image's working directory for Source; '' is that directory itself).
+ */
+export interface BuildInputFiles {
+  kind: 'Secret' | 'ConfigMap';
+  name: string;
+  destinationDir: string;
+  files: { name: string; content: Buffer }[];
+}
+
 export interface BuilderInput {
   docker: Docker;
   /** `{namespace}/{build name}`, for messages and labels. */
@@ -42,6 +54,8 @@ export interface BuilderInput {
   extraEnv: EnvVar[];
   /** A CA bundle to trust inside build containers (OpenShift's mountTrustedCA), or undefined. */
   trustedCA?: string | undefined;
+  /** The build's input Secrets and ConfigMaps (none when not given). */
+  inputs?: BuildInputFiles[];
   /** Writes one line to the build's log. */
   log: (line: string) => void;
   /** Fires when the build is cancelled: stop containers, abort requests, throw BuildCancelled. */

@@ -77,6 +77,17 @@ export const gitBuildSource = z.looseObject({
   noProxy: z.string().optional(),
 });
 
+/**
+ * OpenShift's build inputs: a Secret's or ConfigMap's keys as files, for the build only.
+ * `destinationDir` is checked by `buildInputCauses` (src/core/validation.ts): relative for
+ * the Docker strategy (inside the context), anything without `..` for Source.
+ */
+export const secretBuildSource = z.looseObject({ secret: localRef, destinationDir: z.string().optional() });
+export const configMapBuildSource = z.looseObject({
+  configMap: localRef,
+  destinationDir: z.string().optional(),
+});
+
 export const buildSource = z.looseObject({
   type: z.enum(['Git', 'Dockerfile', 'Binary', 'Image', 'None']).optional(),
   git: gitBuildSource.optional(),
@@ -84,6 +95,8 @@ export const buildSource = z.looseObject({
   contextDir: relPath.optional(),
   sourceSecret: localRef.optional(),
   binary: z.looseObject({ asFile: z.string().optional() }).optional(),
+  secrets: z.array(secretBuildSource).nullable().optional(),
+  configMaps: z.array(configMapBuildSource).nullable().optional(),
 });
 export type BuildSource = z.infer<typeof buildSource>;
 

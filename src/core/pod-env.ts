@@ -73,7 +73,7 @@ export interface EnvFromSource {
   configMapRef?: { name: string; optional?: boolean | undefined } | undefined;
 }
 
-/** Reads a Secret's decoded data, or undefined when the Secret does not exist. */
+/** Reads a Secret's decoded data (or a ConfigMap's `data`), or undefined when it does not exist. */
 export type SecretReader = (name: string) => Promise<Record<string, string> | undefined>;
 
 // Kubernetes' rule for names that envFrom may bring in (a C identifier-ish name).
@@ -90,19 +90,18 @@ export async function resolveContainerEnv(input: {
   envFrom: readonly EnvFromSource[];
   env: readonly EnvVar[];
   readSecret: SecretReader;
+  readConfigMap: SecretReader;
 }): Promise<ResolvedEnv[]> {
   const merged = new Map<string, string>();
   for (const e of serviceEnvVars(input.services)) merged.set(e.name, e.value);
   for (const src of input.envFrom) {
-    if (src.configMapRef)
-      throw new ContainerConfigError(
-        `envFrom configMapRef "${src.configMapRef.name}": Slipway stores no ConfigMaps; put the values in a Secret (envFrom secretRef) or in env`,
-      );
-    if (!src.secretRef) continue;
-    const data = await input.readSecret(src.secretRef.name);
+    const ref = src.secretRef ?? src.configMapRef;
+    if (!ref) continue;
+    const kind = src.secretRef ? 'secret' : 'configmap';
+    const data = await (src.secretRef ? input.readSecret : input.readConfigMap)(ref.name);
     if (!data) {
-      if (src.secretRef.optional) continue;
-      throw new ContainerConfigError(`secret "${src.secretRef.name}" not found`);
+      if (ref.optional) continue;
+      throw new ContainerConfigError(`${kind} "${ref.name}" not found`);
     }
     // Kubernetes skips keys that are not valid variable names (and reports them as an event).
     for (const [k, v] of Object.entries(data))
@@ -115,25 +114,22 @@ export async function resolveContainerEnv(input: {
     }
     const from = e.valueFrom as {
       secretKeyRef?: { name: string; key: string; optional?: boolean };
-      configMapKeyRef?: { name: string };
+      configMapKeyRef?: { name: string; key: string; optional?: boolean };
     };
-    if (from.configMapKeyRef)
-      throw new ContainerConfigError(
-        `env ${e.name}: configMapKeyRef "${from.configMapKeyRef.name}": Slipway stores no ConfigMaps; use secretKeyRef`,
-      );
-    const ref = from.secretKeyRef;
+    const ref = from.secretKeyRef ?? from.configMapKeyRef;
     if (!ref)
       throw new ContainerConfigError(
-        `env ${e.name}: the local Docker target resolves only valueFrom.secretKeyRef`,
+        `env ${e.name}: the local Docker target resolves only valueFrom.secretKeyRef and configMapKeyRef`,
       );
-    const data = await input.readSecret(ref.name);
+    const secret = from.secretKeyRef !== undefined;
+    const data = await (secret ? input.readSecret : input.readConfigMap)(ref.name);
     const value = data?.[ref.key];
     if (value === undefined) {
       if (ref.optional) continue;
       throw new ContainerConfigError(
         data
-          ? `couldn't find key ${ref.key} in Secret ${input.namespace}/${ref.name}`
-          : `secret "${ref.name}" not found`,
+          ? `couldn't find key ${ref.key} in ${secret ? 'Secret' : 'ConfigMap'} ${input.namespace}/${ref.name}`
+          : `${secret ? 'secret' : 'configmap'} "${ref.name}" not found`,
       );
     }
     merged.set(e.name, value);

@@ -17,6 +17,7 @@ export type ComputeResource = (typeof COMPUTE_RESOURCES)[number];
 /** Kubernetes' older names for core object counts, still common in quota YAML. */
 const LEGACY_COUNTS: Record<string, string> = {
   secrets: 'Secret',
+  configmaps: 'ConfigMap',
   services: 'Service',
   persistentvolumeclaims: 'PersistentVolumeClaim',
   replicationcontrollers: 'ReplicationController',

@@ -48,6 +48,8 @@ export const KINDS: readonly KindInfo[] = [
   kindInfo('template.openshift.io', 'v1', 'Template', 'templates'),
   kindInfo('route.openshift.io', 'v1', 'Route', 'routes'),
   kindInfo('', 'v1', 'Secret', 'secrets'),
+  // Plain configuration; a build can take one as files (spec.source.configMaps).
+  kindInfo('', 'v1', 'ConfigMap', 'configmaps'),
   kindInfo('', 'v1', 'Service', 'services'),
   // A named Docker volume on the local target (docs/deployments.md).
   kindInfo('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims'),
@@ -81,6 +83,7 @@ const SHORT_NAMES: Record<string, string> = {
   dc: 'DeploymentConfig',
   deploy: 'Deployment',
   pvc: 'PersistentVolumeClaim',
+  cm: 'ConfigMap',
   svc: 'Service',
   rc: 'ReplicationController',
   quota: 'ResourceQuota',

@@ -3,13 +3,30 @@ import { z } from 'zod';
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/**
+ * A Secret's or ConfigMap's key, as Kubernetes allows it: it becomes a file name when a
+ * build takes the object as an input (spec.source.secrets, configMaps), so nothing that
+ * reads as a path.
+ */
+export const configKey = z
+  .string()
+  .min(1, 'a key must not be empty')
+  .max(253, 'a key must be no more than 253 characters')
+  .regex(/^[-._a-zA-Z0-9]+$/, "a key must consist of alphanumeric characters, '-', '_' or '.'")
+  .refine((k) => k !== '.' && !k.startsWith('..'), { message: "a key must not be '.' or start with '..'" });
+
+const base64Value = z.string().regex(base64, 'must be base64-encoded (use stringData for plain text)');
+
 export const secretBody = z.looseObject({
   type: z.string().optional(),
-  data: z
-    .record(z.string(), z.string().regex(base64, 'must be base64-encoded (use stringData for plain text)'))
-    .nullable()
-    .optional(),
-  stringData: z.record(z.string(), z.string()).nullable().optional(),
+  data: z.record(configKey, base64Value).nullable().optional(),
+  stringData: z.record(configKey, z.string()).nullable().optional(),
+});
+
+/** ConfigMap (v1): plain configuration, here for builds that take it as an input. */
+export const configMapBody = z.looseObject({
+  data: z.record(configKey, z.string()).nullable().optional(),
+  binaryData: z.record(configKey, z.string().regex(base64, 'must be base64-encoded')).nullable().optional(),
 });
 
 export const SecretTypes = {

@@ -20,7 +20,7 @@ import { parseQuantity } from './quantity.js';
 import { resourceQuotaCauses } from './quota.js';
 import { redactUri, uriHasCredentials } from './redact.js';
 import { DNS1123_SUBDOMAIN, type KindInfo, type Resource } from './resource.js';
-import { secretBody } from './secret-types.js';
+import { configMapBody, secretBody } from './secret-types.js';
 
 const metadata = z.looseObject({
   name: z
@@ -44,6 +44,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   Build: z.looseObject({ metadata, spec: buildSpec, status: buildStatus.optional() }),
   ImageStream: z.looseObject({ metadata, spec: imageStreamSpec.optional(), status: anyObject.optional() }),
   Secret: z.intersection(z.looseObject({ metadata }), secretBody),
+  ConfigMap: z.intersection(z.looseObject({ metadata }), configMapBody),
   DeploymentConfig: z.looseObject({ metadata, spec: deploymentConfigSpec, status: anyObject.optional() }),
   Service: z.looseObject({ metadata, spec: serviceSpec }),
   Route: z.looseObject({ metadata, spec: routeSpec, status: anyObject.optional() }),
@@ -71,14 +72,26 @@ const SCHEMAS: Record<string, z.ZodType> = {
 };
 
 function toCauses(error: z.ZodError): FieldCause[] {
-  return error.issues.map((issue) => ({
-    field: issue.path
-      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-      .join('')
-      .replace(/^\./, '')
-      .replace(/\.\[/g, '['),
-    message: issue.code === 'invalid_type' && issue.input === undefined ? 'Required value' : issue.message,
-  }));
+  return error.issues.map((issue) => {
+    // A map key that is refused (a Secret's `data[../x]`): the key in brackets, and why.
+    const badKey = issue.code === 'invalid_key';
+    return {
+      field: issue.path
+        .map((p, i) =>
+          typeof p === 'number' || (badKey && i === issue.path.length - 1)
+            ? `[${String(p)}]`
+            : `.${String(p)}`,
+        )
+        .join('')
+        .replace(/^\./, '')
+        .replace(/\.\[/g, '['),
+      message: badKey
+        ? issue.issues.map((i) => i.message).join('; ')
+        : issue.code === 'invalid_type' && issue.input === undefined
+          ? 'Required value'
+          : issue.message,
+    };
+  });
 }
 
 /** Allowed git transports. `ext::` and friends run commands on the worker: never. */
@@ -154,6 +167,7 @@ function semanticCauses(kind: string, obj: Resource, options: ValidateOptions): 
       message: 'a Source strategy build needs a git, binary or dockerfile source',
     });
   }
+  causes.push(...buildInputCauses(spec));
   // Build containers get these limits (src/builders/build-scope.ts): refuse what cannot be parsed now.
   const limits = (spec.resources as { limits?: Record<string, unknown> | null } | undefined)?.limits;
   for (const key of ['memory', 'cpu'] as const) {
@@ -254,4 +268,44 @@ function normaliseSecret(obj: Resource): Resource {
   const data: Record<string, string> = { ...(rest.data ?? {}) };
   for (const [k, v] of Object.entries(stringData ?? {})) data[k] = Buffer.from(v, 'utf8').toString('base64');
   return { ...rest, type: (rest.type as string | undefined) ?? 'Opaque', data };
+}
+
+/**
+ * `spec.source.secrets` and `configMaps`, as OpenShift checks them: each object once, and
+ * a `destinationDir` without `..`; for the Docker strategy it is where the files go inside
+ * the context directory, so it must be relative (for Source, an absolute path is one in
+ * the builder image).
+ */
+function buildInputCauses(spec: z.infer<typeof buildSpec>): FieldCause[] {
+  const causes: FieldCause[] = [];
+  const docker = spec.strategy.type === 'Docker';
+  const lists = [
+    ['secrets', 'secret', (spec.source.secrets ?? []).map((i) => ({ ...i, name: i.secret.name }))],
+    [
+      'configMaps',
+      'configMap',
+      (spec.source.configMaps ?? []).map((i) => ({ ...i, name: i.configMap.name })),
+    ],
+  ] as const;
+  for (const [list, ref, inputs] of lists) {
+    const seen = new Set<string>();
+    inputs.forEach((input, i) => {
+      const field = `spec.source.${list}[${i}]`;
+      if (seen.has(input.name))
+        causes.push({ field: `${field}.${ref}.name`, message: `Duplicate value: "${input.name}"` });
+      seen.add(input.name);
+      const dir = input.destinationDir ?? '';
+      if (dir.includes('\0'))
+        causes.push({ field: `${field}.destinationDir`, message: 'must not contain NUL' });
+      else if (dir.split('/').includes('..'))
+        causes.push({ field: `${field}.destinationDir`, message: "must not contain '..'" });
+      else if (docker && dir.startsWith('/'))
+        causes.push({
+          field: `${field}.destinationDir`,
+          message:
+            'for the Docker strategy, destinationDir must be a relative path (inside the context directory)',
+        });
+    });
+  }
+  return causes;
 }

@@ -21,7 +21,7 @@ import { containerLimits } from '../core/quantity.js';
 import { unpackBinarySource } from '../builders/source/binary-source.js';
 import { resolveContextDir } from '../builders/source/checkout-paths.js';
 import { fetchGitSource, resolveGitCommit, type SourceCredentials } from '../builders/source/git-source.js';
-import type { Builder, SourceInfo } from '../builders/types.js';
+import type { Builder, BuildInputFiles, SourceInfo } from '../builders/types.js';
 import { registryAuthFromSecret, type RegistryAuth } from '../registry/credentials.js';
 import {
   latestTagReference,
@@ -58,6 +58,7 @@ import {
   type Reusable,
   type ResolvedInputs,
 } from './build-avoidance.js';
+import { readBuildInputs } from './build-inputs.js';
 import { BuildLogWriter } from './build-log-writer.js';
 import { BUILD } from './instantiate.js';
 import { buildRequest } from '../core/quota.js';
@@ -648,6 +649,7 @@ async function execute(
   let reusable: Reusable | undefined;
 
   let source: SourceInfo = {};
+  let inputs: BuildInputFiles[] = [];
   await stage(ctx, 'FetchInputs', async () => {
     const binaryId = build.metadata.annotations?.['slipway.dev/binary-input'];
     if (binaryId) {
@@ -662,6 +664,7 @@ async function execute(
       // Gone (and off the namespace's upload quota) once the build ends, whatever the
       // outcome (`finish`); not before, so a build handed back on shutdown can read it again.
       await unpackBinarySource({ data, dir: sourceDir, asFile: spec.source.binary?.asFile, log: log.line });
+      inputs = await readBuildInputs(deps.store, namespace, spec, (v) => log.mask(v));
       return;
     }
     const git = spec.source.git;
@@ -701,6 +704,7 @@ async function execute(
       }
     }
     if (gitOptions) source = await fetchGitSource(gitOptions);
+    inputs = await readBuildInputs(deps.store, namespace, spec, (v) => log.mask(v));
   });
   if (source.commit) {
     spec.revision = {
@@ -806,6 +810,7 @@ async function execute(
       previousImage,
       tag,
       outputReference: output?.pushReference,
+      inputs,
       extraEnv: buildEnv(deps.config),
       trustedCA: deps.config.trustedCA,
       log: log.line,

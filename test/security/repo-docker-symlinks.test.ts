@@ -127,3 +127,38 @@ test('a dockerfilePath that links out of the contextDir (but not out of the chec
     'dockerfilePath "docker/Dockerfile" leads outside the context directory "app", which is all the Docker engine receives',
   );
 });
+
+describe('build input Secrets (spec.source.secrets) and links in the repository', () => {
+  const TOKEN = `input-secret-${randomUUID()}`;
+  beforeAll(async () => {
+    await s.apiJson('POST', `/api/v1/namespaces/${ns}/secrets`, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'build-token' },
+      stringData: { token: TOKEN },
+    });
+  });
+  const secrets = [{ secret: { name: 'build-token' }, destinationDir: 'creds' }];
+
+  test('a destinationDir that is a link to a host directory: refused, and the Secret is not written there', async () => {
+    const hostDir = scratchDir('input-dir');
+    const repo = hostileRepo({ creds: { symlink: hostDir }, Dockerfile: `FROM ${BASE_IMAGE}\n` });
+    const { status, log } = await build('input-dir-link', { git: { uri: repo.url, ref: 'main' }, secrets });
+    expect([status.phase, status.reason]).toEqual(['Failed', 'FetchSourceFailed']);
+    expect(status.message).toContain(
+      'the destinationDir "creds" of the build secret "build-token" leads outside the source checkout through a symbolic link',
+    );
+    expect(log).toContain('leads outside the source checkout');
+    expect(readdirSync(hostDir)).toEqual([]);
+    expect(log).not.toContain(TOKEN);
+  });
+
+  test('a file of the Secret that is already a link to a host file: refused, the host file keeps its content', async () => {
+    const victim = hostFile('victim-token', 'host content\n');
+    const repo = hostileRepo({ 'creds/token': { symlink: victim.path }, Dockerfile: `FROM ${BASE_IMAGE}\n` });
+    const { status } = await build('input-file-link', { git: { uri: repo.url, ref: 'main' }, secrets });
+    expect([status.phase, status.reason]).toEqual(['Failed', 'FetchSourceFailed']);
+    expect(status.message).toContain('the file "token" of the build secret "build-token" leads outside');
+    expect(readText(victim.path)).toBe('host content\n');
+  });
+});

@@ -225,22 +225,28 @@ describe('service environment variables', () => {
       MY_DB_PORT_80_TCP_ADDR: 'my-db',
     });
   });
-  it('env beats envFrom beats service variables; a missing secret or key is a CreateContainerConfigError without values', async () => {
+  it('env beats envFrom beats service variables; a missing Secret, ConfigMap or key is a CreateContainerConfigError without values', async () => {
     const secrets: Record<string, Record<string, string>> = { db: { password: 's3cret', user: 'app' } };
     const readSecret = async (name: string) => secrets[name];
+    const configMaps: Record<string, Record<string, string>> = { settings: { colour: 'blue', size: 'L' } };
+    const readConfigMap = async (name: string) => configMaps[name];
     const env = await resolveContainerEnv({
       namespace: 'shop',
       services: [svc('db', [{ port: 5432 }])],
       envFrom: [
         { secretRef: { name: 'db' }, prefix: 'DB_' },
         { secretRef: { name: 'gone', optional: true } },
+        { configMapRef: { name: 'settings' }, prefix: 'APP_' },
+        { configMapRef: { name: 'gone-too', optional: true } },
       ],
       env: [
         { name: 'DB_SERVICE_HOST', value: 'elsewhere' },
         { name: 'PASS', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
         { name: 'OPT', valueFrom: { secretKeyRef: { name: 'db', key: 'nope', optional: true } } },
+        { name: 'SIZE', valueFrom: { configMapKeyRef: { name: 'settings', key: 'size' } } },
       ],
       readSecret,
+      readConfigMap,
     });
     const map = Object.fromEntries(env.map((e) => [e.name, e.value]));
     expect(map).toMatchObject({
@@ -248,10 +254,13 @@ describe('service environment variables', () => {
       DB_password: 's3cret',
       DB_user: 'app',
       PASS: 's3cret',
+      APP_colour: 'blue',
+      APP_size: 'L',
+      SIZE: 'L',
     });
     expect(map).not.toHaveProperty('OPT');
     const fails = (env: never[], envFrom: never[] = []) =>
-      resolveContainerEnv({ namespace: 'shop', services: [], env, envFrom, readSecret });
+      resolveContainerEnv({ namespace: 'shop', services: [], env, envFrom, readSecret, readConfigMap });
     await expect(
       fails([{ name: 'X', valueFrom: { secretKeyRef: { name: 'gone', key: 'k' } } }] as never[]),
     ).rejects.toThrow(new ContainerConfigError('secret "gone" not found'));
@@ -264,8 +273,11 @@ describe('service environment variables', () => {
     expect(err?.message).toBe("CreateContainerConfigError: couldn't find key k in Secret shop/db");
     expect(err?.message).not.toContain('s3cret');
     await expect(fails([], [{ configMapRef: { name: 'cm' } }] as never[])).rejects.toThrow(
-      /stores no ConfigMaps/,
+      new ContainerConfigError('configmap "cm" not found'),
     );
+    await expect(
+      fails([{ name: 'X', valueFrom: { configMapKeyRef: { name: 'settings', key: 'k' } } }] as never[]),
+    ).rejects.toThrow(new ContainerConfigError("couldn't find key k in ConfigMap shop/settings"));
   });
 });
 

@@ -10,6 +10,7 @@ import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js
 import { ENGINE_GONE, engineGone, watchEngine, type EngineWatch } from '../engine-watch.js';
 import { runPostCommitHook } from '../post-commit.js';
 import { checkoutPath, replaceCheckoutFile } from '../source/checkout-paths.js';
+import { writeInputFiles } from '../source/input-files.js';
 import type { Builder, BuilderInput, BuilderResult } from '../types.js';
 import { buildLabels, editDockerfile } from './dockerfile.js';
 
@@ -113,6 +114,14 @@ export function dockerfileFault(detail: string): boolean {
 export const dockerBuilder: Builder = async (input: BuilderInput): Promise<BuilderResult> => {
   const { docker, spec } = input;
   const strategy = spec.strategy.dockerStrategy ?? {};
+  // Inputs first, as OpenShift does: the (inline) Dockerfile is written after them.
+  if (input.inputs?.length)
+    writeInputFiles({
+      sourceDir: input.sourceDir,
+      contextDir: input.contextDir,
+      inputs: input.inputs,
+      log: input.log,
+    });
   const dockerfile = prepareDockerfile(input);
   const buildargs: Record<string, string> = {};
   for (const a of strategy.buildArgs ?? []) {

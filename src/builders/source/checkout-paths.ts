@@ -147,15 +147,19 @@ export function checkoutPath(rule: CheckoutPathRule): ResolvedCheckoutPath {
  * file, a symbolic link) is removed first, and the create fails rather than follow a
  * link that appeared in between. Never writes through a link.
  */
-export function replaceCheckoutFile(target: ResolvedCheckoutPath, content: string | Buffer): void {
+export function replaceCheckoutFile(
+  target: ResolvedCheckoutPath,
+  content: string | Buffer,
+  options: { reason?: BuildReason; mode?: number } = {},
+): void {
   try {
     const st = lstatSync(target.location, { throwIfNoEntry: false });
     if (st?.isDirectory()) throw new Error('it is a directory');
     if (st) unlinkSync(target.location);
-    writeFileSync(target.location, content, { flag: 'wx', mode: 0o644 });
+    writeFileSync(target.location, content, { flag: 'wx', mode: options.mode ?? 0o644 });
   } catch (err) {
     throw new BuildFailure(
-      'ManageDockerfileFailed',
+      options.reason ?? 'ManageDockerfileFailed',
       `cannot write ${quoteValue(target.location)}: ${errorMessage(err)}`,
       { cause: err },
     );

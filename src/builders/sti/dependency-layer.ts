@@ -82,6 +82,11 @@ export interface KeyInput {
   files: readonly DependencyFile[];
   /** The build environment (`NAME=value`), as assemble gets it. */
   env: readonly string[];
+  /**
+   * The input Secrets and ConfigMaps the install gets (`Secret/name:dir`): which ones,
+   * not their content, as a build's fingerprint counts them.
+   */
+  inputs?: readonly string[];
 }
 
 /**
@@ -104,6 +109,8 @@ export function dependencyKey(input: KeyInput): string {
     destination: input.destination,
     files,
     env,
+    // Only when there are any: the keys of layers made before inputs existed stay the same.
+    ...(input.inputs?.length ? { inputs: input.inputs } : {}),
   });
   return createHash('sha256').update(text).digest('hex');
 }
@@ -186,6 +193,8 @@ export interface MakeDependencyImageOptions {
   env: string[];
   binds: string[];
   containerName: string;
+  /** The build's input Secrets' and ConfigMaps' files; the Secrets' are emptied before the commit. */
+  inputFiles?: { files: readonly GeneratedEntry[]; truncate: readonly GeneratedEntry[] };
   log: (line: string) => void;
   signal: AbortSignal;
 }
@@ -217,6 +226,7 @@ export async function makeDependencyImage(o: MakeDependencyImageOptions): Promis
     entries.push({ name: archivePath(o.destination, 'src', d), type: 'directory', mode: 0o755 });
   for (const f of present)
     entries.push({ name: archivePath(o.destination, 'src', f.name), content: f.content, mode: 0o644 });
+  entries.push(...(o.inputFiles?.files ?? []));
 
   const builderConfig = o.builder.Config;
   return withContainer(
@@ -268,6 +278,11 @@ export async function makeDependencyImage(o: MakeDependencyImageOptions): Promis
           { logSnippet: tail.text() },
         );
       }
+      if (o.inputFiles?.truncate.length)
+        await container.putArchive(entriesArchive(o.inputFiles.truncate, o.owner), {
+          path: '/',
+          abortSignal: o.signal,
+        });
       const replaced = await o.docker
         .getImage(dependencyTag(o.key))
         .inspect()

@@ -30,6 +30,7 @@ import { ENGINE_GONE, explainEngineLoss, watchEngine } from '../engine-watch.js'
 import { ensureImage } from '../images.js';
 import { runPostCommitHook } from '../post-commit.js';
 import { checkoutPath } from '../source/checkout-paths.js';
+import { inputDirectory, inputFileEntries } from '../source/input-files.js';
 import type { Builder, BuilderInput, BuilderResult } from '../types.js';
 import { fromImageSourcePaths, parseAssembleInputFiles, type ArtifactMapping } from './artifacts-mapping.js';
 import { buildEnvironment } from './build-env.js';
@@ -409,6 +410,11 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
         `warning: builder image ${builderRef} declares ${DependencyFilesLabel} but has no executable ${dependencyScript}; dependencies are installed by assemble`,
       );
     }
+    const inputFiles = inputFileEntries(input.inputs ?? [], builder.Config.WorkingDir ?? '');
+    for (const i of input.inputs ?? [])
+      log(
+        `Injecting the build ${i.kind === 'Secret' ? 'secret' : 'config map'} "${i.name}" into ${inputDirectory(builder.Config.WorkingDir ?? '', i.destinationDir)}`,
+      );
     const useLayer = !!(
       dependencyFiles &&
       dependencyScript &&
@@ -428,6 +434,7 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
         destination: labels.destination,
         files,
         env: environment.env,
+        inputs: (input.inputs ?? []).map((i) => `${i.kind}/${i.name}:${i.destinationDir}`),
       });
       const namespace = input.buildRef.namespace;
       const reused = strategy.incremental ? await findDependencyImage(docker, key, namespace) : undefined;
@@ -454,6 +461,7 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
           env: environment.env,
           binds,
           containerName: names.dependencies,
+          inputFiles,
           log,
           signal,
         });
@@ -515,6 +523,7 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
       async (container) => {
         await injectInputs(container, {
           input,
+          inputFiles,
           destination: labels.destination,
           destinationExists: !!probe.stats.get(labels.destination),
           owner,
@@ -546,6 +555,9 @@ async function buildFromSource(input: BuilderInput): Promise<BuilderResult> {
             },
           );
         }
+        // OpenShift's rule for input secrets: the files stay in the image, empty.
+        if (inputFiles.truncate.length > 0)
+          await putArchive(container, entriesArchive(inputFiles.truncate, owner), signal);
 
         const metadataLabels = await readMetadataLabels(container);
         const outputLabels = outputImageLabels({
@@ -709,6 +721,8 @@ function trustedCABinds(
 
 interface InjectOptions {
   input: BuilderInput;
+  /** The build's input Secrets' and ConfigMaps' files (src/builders/source/input-files.ts). */
+  inputFiles: { files: GeneratedEntry[] };
   destination: string;
   destinationExists: boolean;
   owner: NumericUser;
@@ -734,6 +748,7 @@ async function injectInputs(container: Docker.Container, o: InjectOptions): Prom
       });
     }
   }
+  entries.push(...o.inputFiles.files);
   await putArchive(container, entriesArchive(entries, o.owner), o.signal);
   await putArchive(
     container,

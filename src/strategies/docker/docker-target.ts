@@ -44,6 +44,7 @@ import { dockerClaimVolumes } from './claims.js';
 
 export const REPLICATION_CONTROLLER = lookupKind('v1', 'ReplicationController')!;
 const SECRET = lookupKind('v1', 'Secret')!;
+const CONFIG_MAP = lookupKind('v1', 'ConfigMap')!;
 const SERVICE = lookupKind('v1', 'Service')!;
 const DEPLOYMENT_CONFIG = lookupKind('apps.openshift.io/v1', 'DeploymentConfig')!;
 
@@ -321,6 +322,10 @@ export class DockerTarget implements DeployTarget {
         readSecret: async (name) => {
           const secret = await this.store.get(SECRET, ns, name);
           return secret ? secretData(secret as { data?: Record<string, string> | null }) : undefined;
+        },
+        readConfigMap: async (name) => {
+          const cm = await this.store.get(CONFIG_MAP, ns, name);
+          return cm ? { ...((cm as { data?: Record<string, string> | null }).data ?? {}) } : undefined;
         },
       });
       const aliases = [
