@@ -88,6 +88,26 @@ export const configMapBuildSource = z.looseObject({
   destinationDir: z.string().optional(),
 });
 
+/**
+ * OpenShift's image source: paths copied out of an image into the source before the
+ * build (`sourcePath` absolute in the image; `destinationDir` relative to the source's
+ * root). `as` (Dockerfile FROM replacement) is refused by validation.
+ */
+export const imageSource = z.looseObject({
+  from: objectReference,
+  as: z.array(z.string()).nullable().optional(),
+  paths: z
+    .array(
+      z.looseObject({
+        sourcePath: z.string().min(1, 'must not be empty'),
+        destinationDir: z.string().optional(),
+      }),
+    )
+    .nullable()
+    .optional(),
+  pullSecret: localRef.optional(),
+});
+
 export const buildSource = z.looseObject({
   type: z.enum(['Git', 'Dockerfile', 'Binary', 'Image', 'None']).optional(),
   git: gitBuildSource.optional(),
@@ -97,6 +117,7 @@ export const buildSource = z.looseObject({
   binary: z.looseObject({ asFile: z.string().optional() }).optional(),
   secrets: z.array(secretBuildSource).nullable().optional(),
   configMaps: z.array(configMapBuildSource).nullable().optional(),
+  images: z.array(imageSource).nullable().optional(),
 });
 export type BuildSource = z.infer<typeof buildSource>;
 

@@ -53,6 +53,8 @@ export const BuildReasons = {
   PushImageToRegistryFailed: 'PushImageToRegistryFailed',
   PullBuilderImageFailed: 'PullBuilderImageFailed',
   FetchSourceFailed: 'FetchSourceFailed',
+  // Copying spec.source.images' paths out of their images failed.
+  FetchImageContentFailed: 'FetchImageContentFailed',
   InvalidContextDirectory: 'InvalidContextDirectory',
   CancelledBuild: 'CancelledBuild',
   DockerBuildFailed: 'DockerBuildFailed',

@@ -274,7 +274,8 @@ function normaliseSecret(obj: Resource): Resource {
  * `spec.source.secrets` and `configMaps`, as OpenShift checks them: each object once, and
  * a `destinationDir` without `..`; for the Docker strategy it is where the files go inside
  * the context directory, so it must be relative (for Source, an absolute path is one in
- * the builder image).
+ * the builder image). `spec.source.images`: an absolute `sourcePath` in the image, a
+ * relative `destinationDir` in the source; `as` is not supported.
  */
 function buildInputCauses(spec: z.infer<typeof buildSpec>): FieldCause[] {
   const causes: FieldCause[] = [];
@@ -307,5 +308,30 @@ function buildInputCauses(spec: z.infer<typeof buildSpec>): FieldCause[] {
         });
     });
   }
+  (spec.source.images ?? []).forEach((image, i) => {
+    const field = `spec.source.images[${i}]`;
+    if (image.as && image.as.length > 0)
+      causes.push({
+        field: `${field}.as`,
+        message:
+          'Slipway does not replace Dockerfile FROM lines by image source; name the image in dockerStrategy.from, or copy paths from it',
+      });
+    const paths = image.paths ?? [];
+    if (paths.length === 0 && !(image.as && image.as.length > 0))
+      causes.push({ field: `${field}.paths`, message: 'Required value: the paths to copy out of the image' });
+    paths.forEach((p, j) => {
+      if (!p.sourcePath.startsWith('/') || p.sourcePath.includes('\0'))
+        causes.push({
+          field: `${field}.paths[${j}].sourcePath`,
+          message: 'must be an absolute path in the image',
+        });
+      const dir = p.destinationDir ?? '';
+      if (dir.startsWith('/') || dir.includes('\0') || dir.split('/').includes('..'))
+        causes.push({
+          field: `${field}.paths[${j}].destinationDir`,
+          message: "must be a relative path without '..' (inside the source)",
+        });
+    });
+  });
   return causes;
 }

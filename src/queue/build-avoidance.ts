@@ -39,6 +39,8 @@ export interface ResolvedInputs {
   runtimeImageId?: string | undefined;
   /** An incremental build's previous output, as a manifest digest ('' when there is none). */
   previousDigest?: string | undefined;
+  /** `spec.source.images`' images as engine image IDs, in order. */
+  imageSourceIds?: string[] | undefined;
 }
 
 /** The input fingerprint of a build's resolved inputs, with the worker's own additions. */
@@ -49,6 +51,7 @@ export function fingerprintOf(ctx: AvoidanceContext, inputs: ResolvedInputs): st
     fromDigest: inputs.fromId,
     runtimeImageDigest: inputs.runtimeImageId,
     previousImageDigest: inputs.previousDigest,
+    imageSourceDigests: inputs.imageSourceIds,
     outputReference: ctx.output.pushReference,
     server: {
       httpProxy: ctx.config.httpProxy,

@@ -29,6 +29,8 @@ export interface BuildInputs {
   runtimeImageDigest?: string | undefined;
   /** An incremental build's previous image (its artifacts are an input), as a digest. */
   previousImageDigest?: string | undefined;
+  /** The images `spec.source.images` copies paths out of, as digests, in order. */
+  imageSourceDigests?: string[] | undefined;
   /** Where the image goes: `registry/repository:tag`, as pushed. */
   outputReference: string;
   /** What the worker adds to every build: proxy settings and the trusted-CA bundle. */
@@ -81,6 +83,8 @@ function sourceInputs(inputs: BuildInputs): Record<string, unknown> {
     ...rest,
     git: git ? { uri: git.uri } : undefined,
     commit: inputs.commit,
+    // Undefined without image sources: the fingerprints of other builds stay as they were.
+    imageDigests: inputs.imageSourceDigests,
   };
 }
 

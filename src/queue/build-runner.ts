@@ -19,6 +19,7 @@ import { ensureImage } from '../builders/images.js';
 import { buildScopedDocker, buildTag, removeBuildLeftovers } from '../builders/build-scope.js';
 import { containerLimits } from '../core/quantity.js';
 import { unpackBinarySource } from '../builders/source/binary-source.js';
+import { copyImageSources, type ImageSourceCopy } from '../builders/source/image-source.js';
 import { resolveContextDir } from '../builders/source/checkout-paths.js';
 import { fetchGitSource, resolveGitCommit, type SourceCredentials } from '../builders/source/git-source.js';
 import type { Builder, BuildInputFiles, SourceInfo } from '../builders/types.js';
@@ -228,6 +229,43 @@ async function registryAuth(
       `Secret "${secretName}" holds no credentials for registry ${registry}`,
     );
   return auth;
+}
+
+/**
+ * `spec.source.images`: pulls each image (with its pullSecret) and copies its paths into
+ * the source (src/builders/source/image-source.ts); returns the images' engine IDs, in
+ * order, for the build's fingerprint.
+ */
+async function fetchImageSources(
+  ctx: Ctx,
+  spec: BuildSpec,
+  sourceDir: string,
+  masked: (auth: RegistryAuth | undefined) => RegistryAuth | undefined,
+): Promise<string[]> {
+  const { deps, namespace, log } = ctx;
+  const ids: string[] = [];
+  const copies: ImageSourceCopy[] = [];
+  for (const image of spec.source.images ?? []) {
+    const what = `${image.from.kind ?? 'DockerImage'} "${image.from.name}" of spec.source.images`;
+    let reference: string;
+    try {
+      reference = await resolveImageReference(deps.store, image.from, namespace);
+    } catch (err) {
+      throw new BuildFailure('FetchImageContentFailed', `cannot resolve ${what}: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    const registry = reference.split('/')[0] ?? '';
+    const auth = masked(await registryAuth(deps, namespace, image.pullSecret?.name, registry));
+    try {
+      ids.push(await ensureImage({ docker: deps.docker, reference, auth, log: log.line }));
+    } catch (err) {
+      throw new BuildFailure('FetchImageContentFailed', errorMessage(err), { cause: err });
+    }
+    copies.push({ image: ids[ids.length - 1]!, name: image.from.name, paths: image.paths ?? [] });
+  }
+  if (copies.length > 0) await copyImageSources({ docker: deps.docker, sourceDir, copies, log: log.line });
+  return ids;
 }
 
 function buildEnv(config: BuildRunnerConfig): EnvVar[] {
@@ -568,7 +606,22 @@ async function inputsBeforeFetch(
   }
   const runtimeId = await runtimeImageId(ctx, spec);
   if (runtimeId === undefined) return undefined;
-  return { spec, commit, fromId, runtimeImageId: runtimeId ?? undefined, previousDigest };
+  // Image sources as the engine has them now; one it does not have (or cannot name) means no early reuse.
+  const imageSourceIds: string[] = [];
+  for (const image of spec.source.images ?? []) {
+    const ref = await resolveImageReference(ctx.deps.store, image.from, ctx.namespace).catch(() => undefined);
+    const id = ref === undefined ? undefined : await localImageId(ctx.deps.docker, ref);
+    if (!id) return undefined;
+    imageSourceIds.push(id);
+  }
+  return {
+    spec,
+    commit,
+    fromId,
+    runtimeImageId: runtimeId ?? undefined,
+    previousDigest,
+    ...(imageSourceIds.length > 0 ? { imageSourceIds } : {}),
+  };
 }
 
 /** Records `slipway.dev/reused-from` on the Build. */
@@ -650,6 +703,11 @@ async function execute(
 
   let source: SourceInfo = {};
   let inputs: BuildInputFiles[] = [];
+  let imageSourceIds: string[] = [];
+  const otherInputs = async (): Promise<void> => {
+    inputs = await readBuildInputs(deps.store, namespace, spec, (v) => log.mask(v));
+    imageSourceIds = await fetchImageSources(ctx, spec, sourceDir, masked);
+  };
   await stage(ctx, 'FetchInputs', async () => {
     const binaryId = build.metadata.annotations?.['slipway.dev/binary-input'];
     if (binaryId) {
@@ -664,7 +722,7 @@ async function execute(
       // Gone (and off the namespace's upload quota) once the build ends, whatever the
       // outcome (`finish`); not before, so a build handed back on shutdown can read it again.
       await unpackBinarySource({ data, dir: sourceDir, asFile: spec.source.binary?.asFile, log: log.line });
-      inputs = await readBuildInputs(deps.store, namespace, spec, (v) => log.mask(v));
+      await otherInputs();
       return;
     }
     const git = spec.source.git;
@@ -704,7 +762,7 @@ async function execute(
       }
     }
     if (gitOptions) source = await fetchGitSource(gitOptions);
-    inputs = await readBuildInputs(deps.store, namespace, spec, (v) => log.mask(v));
+    await otherInputs();
   });
   if (source.commit) {
     spec.revision = {
@@ -790,6 +848,7 @@ async function execute(
       fromId,
       runtimeImageId: runtimeId ?? undefined,
       previousDigest,
+      ...(imageSourceIds.length > 0 ? { imageSourceIds } : {}),
     });
   };
   let fingerprint = await inputsNow();

@@ -164,6 +164,148 @@ test('inputs are checked on write: a destinationDir with "..", an absolute one f
   ]);
 });
 
+describe('image sources (spec.source.images)', () => {
+  /** Builds `name` (a Docker build of `files`) and answers its Build, log and image. */
+  async function buildOf(name: string, version: number, bc?: Record<string, unknown>) {
+    if (bc) await s.apiJson('POST', BC_PATH(ns), bc);
+    await s.apiJson('POST', `${BC_PATH(ns, name)}/instantiate`, { kind: 'BuildRequest', metadata: { name } });
+    const b = await s.waitForBuild(ns, `${name}-${version}`);
+    const log = await (await s.api('GET', `${BUILD_PATH(ns, `${name}-${version}`)}/log`)).text();
+    return {
+      b,
+      status: st(b),
+      log,
+      image: `${s.registry.host}/${ns}/${name}@${st(b).output?.to?.imageDigest}`,
+    };
+  }
+  const dockerBc = (name: string, source: Record<string, unknown>) => ({
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'BuildConfig',
+    metadata: { name, namespace: ns },
+    spec: {
+      source,
+      strategy: { type: 'Docker', dockerStrategy: {} },
+      output: { to: { kind: 'ImageStreamTag', name: `${name}:latest` } },
+    },
+  });
+  const artifacts = (release: string): Record<string, string> => ({
+    Dockerfile: [
+      `FROM ${BASE_IMAGE}`,
+      `RUN mkdir -p /artifacts/site && echo "app ${release}" > /artifacts/app.txt && echo "page ${release}" > /artifacts/site/index.html && ln -s index.html /artifacts/site/home.html`,
+      '',
+    ].join('\n'),
+  });
+  const consumer = dockerBc('consumer', {
+    git: { uri: '', ref: 'main' },
+    images: [
+      {
+        from: { kind: 'ImageStreamTag', name: 'artifacts:latest' },
+        paths: [
+          { sourcePath: '/artifacts/app.txt', destinationDir: 'copied' },
+          { sourcePath: '/artifacts/site/.', destinationDir: 'web' },
+        ],
+      },
+    ],
+  });
+
+  it("copies a file and a directory's content out of another build's image; a changed image is built again, the same one reused", async () => {
+    git.commit('artifacts', artifacts('v1'));
+    const first = await buildOf(
+      'artifacts',
+      1,
+      dockerBc('artifacts', { git: { uri: git.url('artifacts'), ref: 'main' } }),
+    );
+    expect(first.status.phase).toBe('Complete');
+    git.commit('consumer', {
+      Dockerfile: `FROM ${BASE_IMAGE}\nCOPY copied/app.txt web/ /out/\nCMD ["sh", "-c", "cat /out/app.txt /out/index.html; readlink /out/home.html || echo copied-as-file"]\n`,
+    });
+    const bc = {
+      ...consumer,
+      spec: {
+        ...consumer.spec,
+        source: { ...consumer.spec.source, git: { uri: git.url('consumer'), ref: 'main' } },
+      },
+    };
+    const one = await buildOf('consumer', 1, bc);
+    expect([one.status.phase, one.status.message]).toEqual(['Complete', undefined]);
+    expect(one.log).toContain(
+      'Copied 1 entries from /artifacts/app.txt of image artifacts:latest to "copied"',
+    );
+    expect(execFileSync('docker', ['run', '--rm', one.image], { encoding: 'utf8' })).toContain(
+      'app v1\npage v1\n',
+    );
+
+    // The same inputs: reused. The image source rebuilt with other content: built again.
+    const two = await buildOf('consumer', 2);
+    expect(two.b.metadata.annotations?.['slipway.dev/reused-from']).toBe('consumer-1');
+    git.commit('artifacts', artifacts('v2'));
+    expect((await buildOf('artifacts', 2)).status.phase).toBe('Complete');
+    const three = await buildOf('consumer', 3);
+    expect(three.status.phase).toBe('Complete');
+    expect(three.b.metadata.annotations?.['slipway.dev/reused-from']).toBeUndefined();
+    expect(execFileSync('docker', ['run', '--rm', three.image], { encoding: 'utf8' })).toContain(
+      'app v2\npage v2\n',
+    );
+  });
+
+  it('a path the image does not have, and an image entry linking to a host path, fail with FetchImageContentFailed', async () => {
+    git.commit('evil-image', {
+      Dockerfile: `FROM ${BASE_IMAGE}\nRUN mkdir /bad && ln -s /etc/passwd /bad/passwd\n`,
+    });
+    expect(
+      (
+        await buildOf(
+          'evil-image',
+          1,
+          dockerBc('evil-image', { git: { uri: git.url('evil-image'), ref: 'main' } }),
+        )
+      ).status.phase,
+    ).toBe('Complete');
+    git.commit('takes-evil', { Dockerfile: `FROM ${BASE_IMAGE}\n` });
+    const take = (name: string, sourcePath: string) =>
+      buildOf(
+        name,
+        1,
+        dockerBc(name, {
+          git: { uri: git.url('takes-evil'), ref: 'main' },
+          images: [{ from: { kind: 'ImageStreamTag', name: 'evil-image:latest' }, paths: [{ sourcePath }] }],
+        }),
+      );
+    const link = await take('takes-link', '/bad/.');
+    expect([link.status.phase, link.status.reason]).toEqual(['Failed', 'FetchImageContentFailed']);
+    expect(link.status.message).toContain(
+      'entry "./passwd" is a symbolic link to an absolute path; the archive is refused',
+    );
+    const missing = await take('takes-missing', '/not/there');
+    expect([missing.status.phase, missing.status.reason]).toEqual(['Failed', 'FetchImageContentFailed']);
+    expect(missing.status.message).toBe('"/not/there" does not exist in image "evil-image:latest"');
+  });
+
+  it('is checked on write: a relative sourcePath, a destinationDir with "..", and `as`', async () => {
+    const res = await s.api(
+      'POST',
+      BC_PATH(ns),
+      dockerBc('bad-images', {
+        git: { uri: 'https://git.example.com/a.git' },
+        images: [
+          {
+            from: { kind: 'DockerImage', name: 'x' },
+            paths: [{ sourcePath: 'rel', destinationDir: '../up' }],
+          },
+          { from: { kind: 'DockerImage', name: 'y' }, as: ['builder'] },
+        ],
+      }),
+    );
+    expect(res.status).toBe(422);
+    const causes = ((await res.json()) as any).details.causes.map((c: any) => c.field);
+    expect(causes).toEqual([
+      'spec.source.images[0].paths[0].sourcePath',
+      'spec.source.images[0].paths[0].destinationDir',
+      'spec.source.images[1].as',
+    ]);
+  });
+});
+
 describe('Source strategy', () => {
   let builder: string;
   const secretInput = (): BuildInputFiles => ({

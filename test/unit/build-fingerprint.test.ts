@@ -109,6 +109,18 @@ describe('a build input fingerprint', () => {
     ).not.toBe(withSecret);
   });
 
+  it("changes with an image source's content (its digest), and is unchanged without image sources", () => {
+    expect(buildFingerprint(inputs(sourceSpec(), { imageSourceDigests: undefined }))).toBe(base);
+    const spec = sourceSpec();
+    spec.source.images = [
+      { from: { kind: 'ImageStreamTag', name: 'jar:latest' }, paths: [{ sourcePath: '/app.jar' }] },
+    ];
+    const v1 = buildFingerprint(inputs(spec, { imageSourceDigests: [`sha256:${'1'.repeat(64)}`] }));
+    const v2 = buildFingerprint(inputs(spec, { imageSourceDigests: [`sha256:${'2'.repeat(64)}`] }));
+    expect(v1).not.toBe(v2);
+    expect(v1).not.toBe(base);
+  });
+
   it("changes with a Docker build's build args, inline Dockerfile and env", () => {
     const docker = buildFingerprint(inputs(dockerSpec()));
     expect(changed(dockerSpec, (s) => (s.strategy.dockerStrategy!.buildArgs![0]!.value = '1.3'))).not.toBe(

@@ -23,7 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { quoteValue } from '../../core/build-input-rules.js';
-import { BuildFailure, errorMessage } from '../../core/errors.js';
+import { BuildFailure, errorMessage, type BuildReason } from '../../core/errors.js';
 import { checkoutPath, type ResolvedCheckoutPath } from './checkout-paths.js';
 
 export async function unpackBinarySource(options: {
@@ -44,12 +44,42 @@ export async function unpackBinarySource(options: {
     return;
   }
   const gzipped = data[0] === 0x1f && data[1] === 0x8b;
+  const entries = await unpackTar({
+    archive: Readable.from([data]),
+    gzipped,
+    dir,
+    under: '',
+    label: 'binary input',
+    reason: 'FetchSourceFailed',
+  });
+  log(`Extracted binary input (${data.length} bytes${gzipped ? ', gzip' : ''}, ${entries} entries)`);
+}
+
+/** Where an archive's entries go, and how a refusal names them. */
+export interface UnpackScope {
+  /** The checkout: nothing outside it is written. */
+  dir: string;
+  /** A relative directory inside `dir` (already checked) the entries go below; '' for `dir`. */
+  under: string;
+  /** What the archive is, for messages: `binary input`, `image source "x" path "/y"`. */
+  label: string;
+  reason: BuildReason;
+}
+
+/**
+ * Unpacks a tar stream into the checkout, entry by entry, with the rules above; returns
+ * the number of entries. One bad entry refuses the whole archive.
+ */
+export async function unpackTar(
+  options: UnpackScope & { archive: Readable; gzipped?: boolean },
+): Promise<number> {
+  const { archive, gzipped, ...scope } = options;
   let entries = 0;
   const extract = tarStream.extract();
   extract.on('entry', (header, stream, next) => {
     entries++;
     // tar-stream's entry streams are streamx streams, which node's pipeline accepts.
-    unpackEntry({ dir, header, stream: stream as unknown as Readable }).then(
+    unpackEntry(scope, header, stream as unknown as Readable).then(
       () => next(),
       (err: unknown) => {
         stream.resume();
@@ -58,73 +88,71 @@ export async function unpackBinarySource(options: {
     );
   });
   try {
-    const source = Readable.from([data]);
-    if (gzipped) await pipeline(source, createGunzip(), extract);
-    else await pipeline(source, extract);
+    if (gzipped) await pipeline(archive, createGunzip(), extract);
+    else await pipeline(archive, extract);
   } catch (err) {
     if (err instanceof BuildFailure) throw err;
     throw new BuildFailure(
-      'FetchSourceFailed',
-      `the binary input is not a readable tar archive: ${errorMessage(err)}`,
-      { cause: err },
+      scope.reason,
+      `the ${scope.label} is not a readable tar archive: ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
     );
   }
-  log(`Extracted binary input (${data.length} bytes${gzipped ? ', gzip' : ''}, ${entries} entries)`);
+  return entries;
 }
 
-function refuse(name: string, why: string): BuildFailure {
+function refuse(scope: Pick<UnpackScope, 'label' | 'reason'>, name: string, why: string): BuildFailure {
   return new BuildFailure(
-    'FetchSourceFailed',
-    `binary input entry ${quoteValue(name)} ${why}; the archive is refused`,
+    scope.reason,
+    `${scope.label} entry ${quoteValue(name)} ${why}; the archive is refused`,
   );
 }
 
+const BINARY_INPUT = { label: 'binary input', reason: 'FetchSourceFailed' } as const;
+
 /** `./a//b/` → `a/b`; absolute names, `..` and NUL are refused. */
-export function archiveEntryPath(name: string): string {
-  if (name.includes('\0')) throw refuse(name, 'contains a NUL character');
-  if (name.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(name)) throw refuse(name, 'is an absolute path');
+export function archiveEntryPath(
+  name: string,
+  scope: Pick<UnpackScope, 'label' | 'reason'> = BINARY_INPUT,
+): string {
+  if (name.includes('\0')) throw refuse(scope, name, 'contains a NUL character');
+  if (name.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(name)) throw refuse(scope, name, 'is an absolute path');
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw refuse(name, 'contains ".."');
+  if (parts.includes('..')) throw refuse(scope, name, 'contains ".."');
   return parts.join('/');
 }
 
 /** Where a new entry goes: its directory resolved inside the source, then made. */
-function place(dir: string, name: string, path: string): ResolvedCheckoutPath {
+function place(scope: UnpackScope, name: string, path: string): ResolvedCheckoutPath {
+  const what = `${scope.label} entry ${quoteValue(name)}`;
   const parent = posix.dirname(path);
   const parentDir = checkoutPath({
-    root: dir,
+    root: scope.dir,
     path: parent === '.' ? '' : parent,
-    what: `binary input entry ${quoteValue(name)}`,
-    reason: 'FetchSourceFailed',
+    what,
+    reason: scope.reason,
   });
   if (!parentDir.exists) mkdirSync(parentDir.path, { recursive: true, mode: 0o755 });
-  return checkoutPath({
-    root: dir,
-    path,
-    what: `binary input entry ${quoteValue(name)}`,
-    reason: 'FetchSourceFailed',
-  });
+  return checkoutPath({ root: scope.dir, path, what, reason: scope.reason });
 }
 
 /** Removes what a later entry of the same name replaces; never a directory. */
-function clear(target: ResolvedCheckoutPath, name: string): void {
+function clear(scope: UnpackScope, target: ResolvedCheckoutPath, name: string): void {
   const st = lstatSync(target.location, { throwIfNoEntry: false });
   if (!st) return;
-  if (st.isDirectory()) throw refuse(name, 'would replace a directory');
+  if (st.isDirectory()) throw refuse(scope, name, 'would replace a directory');
   unlinkSync(target.location);
 }
 
-async function unpackEntry(entry: {
-  dir: string;
-  header: tarStream.Header;
-  stream: Readable;
-}): Promise<void> {
-  const { dir, header, stream } = entry;
+async function unpackEntry(scope: UnpackScope, header: tarStream.Header, stream: Readable): Promise<void> {
   const name = header.name;
-  const path = archiveEntryPath(name);
+  const inArchive = archiveEntryPath(name, scope);
+  const path = [scope.under, inArchive].filter(Boolean).join('/');
   const type = header.type ?? 'file';
-  if (path === '') {
-    if (type !== 'directory') throw refuse(name, 'has no name');
+  if (inArchive === '') {
+    if (type !== 'directory') throw refuse(scope, name, 'has no name');
     stream.resume();
     return;
   }
@@ -133,50 +161,54 @@ async function unpackEntry(entry: {
   switch (type) {
     case 'file':
     case 'contiguous-file': {
-      const target = place(dir, name, path);
-      clear(target, name);
+      const target = place(scope, name, path);
+      clear(scope, target, name);
       await pipeline(stream, createWriteStream(target.location, { flags: 'wx', mode }) as Writable);
       return;
     }
     case 'directory': {
-      const target = place(dir, name, path);
+      const target = place(scope, name, path);
       if (!target.exists) mkdirSync(target.location, { mode: mode | 0o700 });
-      else if (!lstatSync(target.path).isDirectory()) throw refuse(name, 'is a directory where a file is');
+      else if (!lstatSync(target.path).isDirectory())
+        throw refuse(scope, name, 'is a directory where a file is');
       stream.resume();
       return;
     }
     case 'symlink': {
       const link = header.linkname ?? '';
-      if (link === '' || link.startsWith('/')) throw refuse(name, `is a symbolic link to an absolute path`);
+      if (link === '' || link.startsWith('/'))
+        throw refuse(scope, name, `is a symbolic link to an absolute path`);
       const resolved = posix.normalize(posix.join(posix.dirname(path), link));
       if (resolved === '..' || resolved.startsWith('../')) {
-        throw refuse(name, 'is a symbolic link that leads outside the source directory');
+        throw refuse(scope, name, 'is a symbolic link that leads outside the source directory');
       }
-      const target = place(dir, name, path);
-      clear(target, name);
+      const target = place(scope, name, path);
+      clear(scope, target, name);
       symlinkSync(link, target.location);
       stream.resume();
       return;
     }
     case 'link': {
-      const linkPath = archiveEntryPath(header.linkname ?? '');
+      const linkPath = [scope.under, archiveEntryPath(header.linkname ?? '', scope)]
+        .filter(Boolean)
+        .join('/');
       const existing = checkoutPath({
-        root: dir,
+        root: scope.dir,
         path: linkPath,
-        what: `binary input entry ${quoteValue(name)} (a hard link to ${quoteValue(header.linkname ?? '')})`,
-        reason: 'FetchSourceFailed',
+        what: `${scope.label} entry ${quoteValue(name)} (a hard link to ${quoteValue(header.linkname ?? '')})`,
+        reason: scope.reason,
       });
       if (!existing.exists || !lstatSync(existing.path).isFile()) {
-        throw refuse(name, 'is a hard link to something that is not a file unpacked before it');
+        throw refuse(scope, name, 'is a hard link to something that is not a file unpacked before it');
       }
-      const target = place(dir, name, path);
-      clear(target, name);
+      const target = place(scope, name, path);
+      clear(scope, target, name);
       linkSync(existing.path, target.location);
       stream.resume();
       return;
     }
     default:
       // Character and block devices, fifos and anything newer: nothing a build needs.
-      throw refuse(name, `is a ${type} entry, which binary input may not carry`);
+      throw refuse(scope, name, `is a ${type} entry, which ${scope.label} may not carry`);
   }
 }
