@@ -66,7 +66,8 @@ async function up(): Promise<ChildProcess> {
     'slipway up to say it is up',
     async () => {
       if (child.exitCode !== null) throw new Error(`slipway up exited ${child.exitCode}:\n${out}`);
-      return out.includes('is up.');
+      // The summary is several writes to a pipe: they may arrive in more than one chunk.
+      return out.includes('is up.') && out.includes('Registry webhooks:');
     },
     60000,
     100,
