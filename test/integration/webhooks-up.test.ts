@@ -62,17 +62,23 @@ async function up(): Promise<ChildProcess> {
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  await waitFor(
-    'slipway up to say it is up',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`slipway up exited ${child.exitCode}:\n${out}`);
-      // The summary is several writes to a pipe: they may arrive in more than one chunk.
-      return out.includes('is up.') && out.includes('Registry webhooks:');
-    },
-    60000,
-    100,
-  );
-  expect(out).toContain(`Registry webhooks:    http://${api}/webhooks/registry`);
+  try {
+    await waitFor(
+      'slipway up to say it is up',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`slipway up exited ${child.exitCode}:\n${out}`);
+        // The summary is several writes to a pipe: they may arrive in more than one chunk.
+        return out.includes('is up.') && out.includes('Registry webhooks:');
+      },
+      60000,
+      100,
+    );
+    expect(out).toContain(`Registry webhooks:    http://${api}/webhooks/registry`);
+  } catch (err) {
+    // A failed start must not leave `up` running: it would keep Jest from exiting.
+    await stop(child);
+    throw err;
+  }
   return child;
 }
 
