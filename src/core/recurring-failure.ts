@@ -44,7 +44,8 @@ export class RecurringFailure {
     if (this.since === undefined) {
       this.since = at;
       this.lastLine = at;
-      this.logger.warn({ ...fields, err: errorMessage(err) }, `${this.options.what} failed`);
+      // The first failure whole (an Error with its stack); the reminders say only its message.
+      this.logger.warn({ ...fields, err }, `${this.options.what} failed`);
       return;
     }
     if (at - this.lastLine < this.quietMs) return;

@@ -32,7 +32,7 @@ afterAll(async () => {
 
 test('an engine away for a while: one warning, then one line when it answers again', async () => {
   const socket = join(tempDir('slipway-monitor-'), 'docker.sock');
-  const lines: { level: number; msg: string; err?: string; failures?: number }[] = [];
+  const lines: { level: number; msg: string; err?: { message: string }; failures?: number }[] = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const prefix = `mo-${randomUUID()}`;
   const monitor = new ReplicaMonitor({
@@ -53,7 +53,7 @@ test('an engine away for a while: one warning, then one line when it answers aga
     await new Promise((r) => setTimeout(r, 1500));
     expect(warnings()).toHaveLength(1);
     expect(warnings()[0]).toMatchObject({ msg: 'replica monitor tick failed' });
-    expect(warnings()[0]!.err).toContain('ENOENT');
+    expect(warnings()[0]!.err?.message).toContain('ENOENT');
 
     await relay.restore();
     const back = await waitFor('the monitor to say the engine answers', async () =>

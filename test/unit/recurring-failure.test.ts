@@ -29,8 +29,13 @@ test('240 failures in a minute are three warnings, and the recovery one line', (
     [40, 'replica monitor tick still failing: 121 failures in 30.0 s'],
     [30, 'replica monitor tick works again after 60.0 s (240 failures)'],
   ]);
-  expect(lines[0]).toMatchObject({ err: 'connect ENOENT /var/run/docker.sock', phase: 'list containers' });
-  expect(lines[1]).toMatchObject({ failures: 121, phase: 'list containers' });
+  // The first line carries the error whole (pino's serializer: message and stack), reminders its message.
+  expect(lines[0]).toMatchObject({
+    err: { message: 'connect ENOENT /var/run/docker.sock' },
+    phase: 'list containers',
+  });
+  expect((lines[0]!.err as { stack?: string }).stack).toContain('recurring-failure.test');
+  expect(lines[1]).toMatchObject({ failures: 121, err: 'connect ENOENT /var/run/docker.sock' });
   expect(failures.failing).toBe(false);
 });
 
@@ -51,4 +56,5 @@ test('a success with no failure before it logs nothing; the next outage starts a
     'resync failed',
   ]);
   expect(lines[2]).toMatchObject({ err: 'second' });
+  expect(lines[1]).not.toHaveProperty('err');
 });
