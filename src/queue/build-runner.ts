@@ -7,7 +7,14 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import type { BuildPhase, BuildSpec, BuildStatus, EnvVar, StageInfo } from '../core/build-types.js';
+import type {
+  BuildPhase,
+  BuildSpec,
+  BuildStatus,
+  EnvVar,
+  ObjectReference,
+  StageInfo,
+} from '../core/build-types.js';
 import { isTerminal } from '../core/build-phase.js';
 import type { SlipwayConfig } from '../core/config.js';
 import { BuildFailure, BuildReasons, errorMessage } from '../core/errors.js';
@@ -232,6 +239,51 @@ async function registryAuth(
 }
 
 /**
+ * Resolves an image a build names (through ImageStreams) and makes sure the engine has it,
+ * pulling with the named pull secret; both failures end the build with `reason`, the
+ * message naming the image.
+ */
+async function pullNamedImage(
+  ctx: Ctx,
+  o: {
+    from: ObjectReference;
+    pullSecret: string | undefined;
+    forcePull?: boolean | undefined;
+    reason: 'PullBuilderImageFailed' | 'FetchImageContentFailed';
+    what?: string;
+    masked: (auth: RegistryAuth | undefined) => RegistryAuth | undefined;
+  },
+): Promise<{ reference: string; id: string }> {
+  const { deps, namespace, log } = ctx;
+  let reference: string;
+  try {
+    reference = await resolveImageReference(deps.store, o.from, namespace);
+  } catch (err) {
+    throw new BuildFailure(
+      o.reason,
+      `cannot resolve ${o.from.kind ?? 'DockerImage'} "${o.from.name}"${o.what ?? ''}: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
+  const registry = reference.split('/')[0] ?? '';
+  const auth = o.masked(await registryAuth(deps, namespace, o.pullSecret, registry));
+  try {
+    const id = await ensureImage({
+      docker: deps.docker,
+      reference,
+      auth,
+      forcePull: o.forcePull,
+      log: log.line,
+    });
+    return { reference, id };
+  } catch (err) {
+    if (err instanceof BuildFailure && err.reason !== o.reason)
+      throw new BuildFailure(o.reason, err.message, { cause: err });
+    throw err;
+  }
+}
+
+/**
  * `spec.source.images`: pulls each image (with its pullSecret) and copies its paths into
  * the source (src/builders/source/image-source.ts); returns the images' engine IDs, in
  * order, for the build's fingerprint.
@@ -242,30 +294,20 @@ async function fetchImageSources(
   sourceDir: string,
   masked: (auth: RegistryAuth | undefined) => RegistryAuth | undefined,
 ): Promise<string[]> {
-  const { deps, namespace, log } = ctx;
-  const ids: string[] = [];
   const copies: ImageSourceCopy[] = [];
   for (const image of spec.source.images ?? []) {
-    const what = `${image.from.kind ?? 'DockerImage'} "${image.from.name}" of spec.source.images`;
-    let reference: string;
-    try {
-      reference = await resolveImageReference(deps.store, image.from, namespace);
-    } catch (err) {
-      throw new BuildFailure('FetchImageContentFailed', `cannot resolve ${what}: ${errorMessage(err)}`, {
-        cause: err,
-      });
-    }
-    const registry = reference.split('/')[0] ?? '';
-    const auth = masked(await registryAuth(deps, namespace, image.pullSecret?.name, registry));
-    try {
-      ids.push(await ensureImage({ docker: deps.docker, reference, auth, log: log.line }));
-    } catch (err) {
-      throw new BuildFailure('FetchImageContentFailed', errorMessage(err), { cause: err });
-    }
-    copies.push({ image: ids[ids.length - 1]!, name: image.from.name, paths: image.paths ?? [] });
+    const { id } = await pullNamedImage(ctx, {
+      from: image.from,
+      pullSecret: image.pullSecret?.name,
+      reason: 'FetchImageContentFailed',
+      what: ' of spec.source.images',
+      masked,
+    });
+    copies.push({ image: id, name: image.from.name, paths: image.paths ?? [] });
   }
-  if (copies.length > 0) await copyImageSources({ docker: deps.docker, sourceDir, copies, log: log.line });
-  return ids;
+  if (copies.length > 0)
+    await copyImageSources({ docker: ctx.deps.docker, sourceDir, copies, log: ctx.log.line });
+  return copies.map((c) => c.image);
 }
 
 function buildEnv(config: BuildRunnerConfig): EnvVar[] {
@@ -797,23 +839,15 @@ async function execute(
     throw new BuildFailure('InvalidOutputReference', errorMessage(outputProblem), { cause: outputProblem });
   await stage(ctx, 'PullImages', async () => {
     if (from) {
-      try {
-        fromImage = await resolveImageReference(deps.store, from, namespace);
-      } catch (err) {
-        throw new BuildFailure(
-          'PullBuilderImageFailed',
-          `cannot resolve ${from.kind ?? 'DockerImage'} "${from.name}": ${errorMessage(err)}`,
-          { cause: err },
-        );
-      }
-      const registry = fromImage.split('/')[0] ?? '';
-      fromId = await ensureImage({
-        docker: deps.docker,
-        reference: fromImage,
-        auth: masked(await registryAuth(deps, namespace, pullSecret?.name, registry)),
+      const pulled = await pullNamedImage(ctx, {
+        from,
+        pullSecret: pullSecret?.name,
         forcePull,
-        log: log.line,
+        reason: 'PullBuilderImageFailed',
+        masked,
       });
+      fromImage = pulled.reference;
+      fromId = pulled.id;
     }
     // An extended build's runtime image: the S2I builder takes a DockerImage reference.
     const runtime = runtimeImageOf(spec);

@@ -55,26 +55,50 @@ afterAll(async () => {
 
 const st = (b: Resource): Record<string, any> => (b.status ?? {}) as Record<string, any>;
 
-async function dockerBuild(name: string, files: Record<string, string>, source: Record<string, unknown>) {
-  git.commit(name, files);
-  await s.apiJson('POST', BC_PATH(ns), {
+/** A Docker-strategy BuildConfig `name` building `source` into `name:latest`. */
+function dockerBc(
+  name: string,
+  source: Record<string, unknown>,
+  dockerStrategy: Record<string, unknown> = {},
+) {
+  return {
     apiVersion: 'build.openshift.io/v1',
     kind: 'BuildConfig',
     metadata: { name, namespace: ns },
     spec: {
-      source: { git: { uri: git.url(name), ref: 'main' }, ...source },
-      strategy: { type: 'Docker', dockerStrategy: { noCache: true } },
+      source,
+      strategy: { type: 'Docker', dockerStrategy },
       output: { to: { kind: 'ImageStreamTag', name: `${name}:latest` } },
     },
-  });
+  };
+}
+
+/** Creates `bc` when given, starts build `{name}-{version}` and answers it, its log and its image. */
+async function buildOf(name: string, version: number, bc?: Record<string, unknown>) {
+  if (bc) await s.apiJson('POST', BC_PATH(ns), bc);
   await s.apiJson('POST', `${BC_PATH(ns, name)}/instantiate`, { kind: 'BuildRequest', metadata: { name } });
-  const done = await s.waitForBuild(ns, `${name}-1`);
-  const log = await (await s.api('GET', `${BUILD_PATH(ns, `${name}-1`)}/log`)).text();
-  return { status: st(done), log };
+  const b = await s.waitForBuild(ns, `${name}-${version}`);
+  const log = await (await s.api('GET', `${BUILD_PATH(ns, `${name}-${version}`)}/log`)).text();
+  return {
+    b,
+    status: st(b),
+    log,
+    image: `${s.registry.host}/${ns}/${name}@${st(b).output?.to?.imageDigest}`,
+  };
+}
+
+/** Commits `files` as repository `name` and builds it once, without build avoidance. */
+async function dockerBuild(name: string, files: Record<string, string>, source: Record<string, unknown>) {
+  git.commit(name, files);
+  return buildOf(
+    name,
+    1,
+    dockerBc(name, { git: { uri: git.url(name), ref: 'main' }, ...source }, { noCache: true }),
+  );
 }
 
 test('Docker strategy: the Secret and the ConfigMap are files in the context at their destinationDir; the Secret never shows in the log', async () => {
-  const { status, log } = await dockerBuild(
+  const { status, log, image } = await dockerBuild(
     'docker-inputs',
     {
       'app/Dockerfile': [
@@ -100,8 +124,7 @@ test('Docker strategy: the Secret and the ConfigMap are files in the context at 
   expect(log).toContain('Copying files from the build config map "app-settings" to "."');
   expect(log).toContain('token is ');
   expect(log).not.toContain(TOKEN);
-  const ref = `${s.registry.host}/${ns}/docker-inputs@${status.output.to.imageDigest}`;
-  expect(execFileSync('docker', ['run', '--rm', ref], { encoding: 'utf8' })).toBe('colour=blue');
+  expect(execFileSync('docker', ['run', '--rm', image], { encoding: 'utf8' })).toBe('colour=blue');
 });
 
 test('a Secret that does not exist fails the build with CannotRetrieveSecret, naming it; nothing is built', async () => {
@@ -165,29 +188,6 @@ test('inputs are checked on write: a destinationDir with "..", an absolute one f
 });
 
 describe('image sources (spec.source.images)', () => {
-  /** Builds `name` (a Docker build of `files`) and answers its Build, log and image. */
-  async function buildOf(name: string, version: number, bc?: Record<string, unknown>) {
-    if (bc) await s.apiJson('POST', BC_PATH(ns), bc);
-    await s.apiJson('POST', `${BC_PATH(ns, name)}/instantiate`, { kind: 'BuildRequest', metadata: { name } });
-    const b = await s.waitForBuild(ns, `${name}-${version}`);
-    const log = await (await s.api('GET', `${BUILD_PATH(ns, `${name}-${version}`)}/log`)).text();
-    return {
-      b,
-      status: st(b),
-      log,
-      image: `${s.registry.host}/${ns}/${name}@${st(b).output?.to?.imageDigest}`,
-    };
-  }
-  const dockerBc = (name: string, source: Record<string, unknown>) => ({
-    apiVersion: 'build.openshift.io/v1',
-    kind: 'BuildConfig',
-    metadata: { name, namespace: ns },
-    spec: {
-      source,
-      strategy: { type: 'Docker', dockerStrategy: {} },
-      output: { to: { kind: 'ImageStreamTag', name: `${name}:latest` } },
-    },
-  });
   const artifacts = (release: string): Record<string, string> => ({
     Dockerfile: [
       `FROM ${BASE_IMAGE}`,

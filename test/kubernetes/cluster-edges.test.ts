@@ -97,6 +97,24 @@ describeOnCluster('Kubernetes target edges on a real cluster', () => {
     } as DeploymentConfig;
   }
 
+  /** A ReplicationController another tool made with OpenShift's label for DeploymentConfig `web`. */
+  function foreignRevision(name: string) {
+    return admin.core.createNamespacedReplicationController({
+      namespace: ns,
+      body: {
+        metadata: { name, labels: { 'openshift.io/deployment-config.name': 'web' } },
+        spec: {
+          replicas: 0,
+          selector: { app: 'other-tool' },
+          template: {
+            metadata: { labels: { app: 'other-tool' } },
+            spec: { containers: [{ name: 'web', image: images.v1 }] },
+          },
+        },
+      },
+    });
+  }
+
   function revision(version: number, replicas = 1): ReplicationController {
     return revisionFor(webConfig(replicas), version, [{ type: 'ConfigChange' }]);
   }
@@ -175,23 +193,8 @@ describeOnCluster('Kubernetes target edges on a real cluster', () => {
   });
 
   test("a ReplicationController another tool made with OpenShift's labels is not a revision: not listed, not taken over", async () => {
-    const foreign = (name: string) =>
-      admin.core.createNamespacedReplicationController({
-        namespace: ns,
-        body: {
-          metadata: { name, labels: { 'openshift.io/deployment-config.name': 'web' } },
-          spec: {
-            replicas: 0,
-            selector: { app: 'other-tool' },
-            template: {
-              metadata: { labels: { app: 'other-tool' } },
-              spec: { containers: [{ name: 'web', image: images.v1 }] },
-            },
-          },
-        },
-      });
-    await foreign('web-2');
-    await foreign('web-7');
+    await foreignRevision('web-2');
+    await foreignRevision('web-7');
     await target.ensureRevision(revision(1), { signal: live() });
     expect((await target.listRevisions(ns, 'web')).map((rc) => rc.metadata.name)).toEqual(['web-1']);
     // Its name is the next revision's: refused, naming it, and it is left as it was.
@@ -489,20 +492,7 @@ describeOnCluster('Kubernetes target edges on a real cluster', () => {
       await sleeper('someone-else', { app: 'other' });
       // Another tool's objects with OpenShift's labels, but not Slipway's: they stay.
       await sleeper('other-tool-hook', { deployment: 'web-1', 'openshift.io/deployment.hook': 'pre' });
-      await admin.core.createNamespacedReplicationController({
-        namespace: ns,
-        body: {
-          metadata: { name: 'web-9', labels: { 'openshift.io/deployment-config.name': 'web' } },
-          spec: {
-            replicas: 0,
-            selector: { app: 'other-tool' },
-            template: {
-              metadata: { labels: { app: 'other-tool' } },
-              spec: { containers: [{ name: 'web', image: images.v1 }] },
-            },
-          },
-        },
-      });
+      await foreignRevision('web-9');
 
       const res = await s.api('DELETE', `/apis/project.openshift.io/v1/projects/${ns}`);
       expect(res.status).toBe(200);

@@ -3,13 +3,13 @@
  * engine's output streamed into the build log line by line.
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative, sep } from 'node:path';
+import { relative, sep } from 'node:path';
 import tar from 'tar-fs';
 import { envNameProblem, quoteValue } from '../../core/build-input-rules.js';
 import { BuildCancelled, BuildFailure, errorMessage } from '../../core/errors.js';
 import { ENGINE_GONE, engineGone, watchEngine, type EngineWatch } from '../engine-watch.js';
 import { runPostCommitHook } from '../post-commit.js';
-import { checkoutPath, replaceCheckoutFile } from '../source/checkout-paths.js';
+import { checkoutPath, inside, replaceCheckoutFile } from '../source/checkout-paths.js';
 import { writeInputFiles } from '../source/input-files.js';
 import type { Builder, BuilderInput, BuilderResult } from '../types.js';
 import { buildLabels, editDockerfile } from './dockerfile.js';
@@ -69,8 +69,8 @@ function prepareDockerfile(input: BuilderInput): string {
       ...Object.fromEntries((spec.output?.imageLabels ?? []).map((l) => [l.name, l.value ?? ''])),
     },
   });
-  const inContext = relative(realpathSync(contextDir), target.location);
-  if (inContext === '' || inContext.startsWith(`..${sep}`) || isAbsolute(inContext)) {
+  const context = realpathSync(contextDir);
+  if (target.location === context || !inside(context, target.location)) {
     // Inside the checkout but through a link out of the context: the engine gets only the context.
     throw new BuildFailure(
       'ManageDockerfileFailed',
@@ -78,7 +78,7 @@ function prepareDockerfile(input: BuilderInput): string {
     );
   }
   replaceCheckoutFile(target, edited);
-  return inContext.split(sep).join('/');
+  return relative(context, target.location).split(sep).join('/');
 }
 
 /** Splits a chunked byte stream of newline-delimited JSON into messages. */

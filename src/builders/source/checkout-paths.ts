@@ -38,7 +38,8 @@ export interface ResolvedCheckoutPath {
 
 export type CheckoutPathResult = ({ ok: true } & ResolvedCheckoutPath) | { ok: false; problem: string };
 
-function inside(root: string, path: string): boolean {
+/** Whether `path` is `root` or below it (both already resolved). */
+export function inside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }

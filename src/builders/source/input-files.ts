@@ -13,12 +13,12 @@
  *   so the output holds the files but not their content. ConfigMap files stay as they are.
  */
 import { mkdirSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, posix, relative, sep } from 'node:path';
+import { posix } from 'node:path';
 import { quoteValue } from '../../core/build-input-rules.js';
 import { BuildFailure, errorMessage } from '../../core/errors.js';
 import { archivePath, type GeneratedEntry } from '../sti/upload.js';
 import type { BuildInputFiles } from '../types.js';
-import { checkoutPath, replaceCheckoutFile } from './checkout-paths.js';
+import { checkoutPath, inside, replaceCheckoutFile } from './checkout-paths.js';
 
 const REASON = 'FetchSourceFailed';
 
@@ -44,8 +44,7 @@ export function writeInputFiles(o: {
       what,
       reason: REASON,
     });
-    const inContext = relative(context, dir.path);
-    if (inContext.startsWith(`..${sep}`) || inContext === '..' || isAbsolute(inContext))
+    if (!inside(context, dir.path))
       throw new BuildFailure(
         REASON,
         `${what} leads outside the context directory, which is all the Docker engine receives`,
